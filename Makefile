@@ -1,0 +1,112 @@
+# hellod — plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR.
+#
+#   make            build build/hellod (optimised, warnings are errors)
+#   make run        install missing Debian packages, build, run on defaults
+#   make test       install missing Debian packages, build, run every test
+#   make test SANITIZE=address,undefined    the same under ASan+UBSan
+#   make deps       install the Debian packages hellod needs (root or sudo)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+# A sanitizer build lives in its own folder so it never mixes objects
+# with the normal one: make test SANITIZE=address,undefined
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD   ?= build
+SANFLAGS :=
+else
+BUILD   ?= build/san-$(subst $(comma),-,$(SANITIZE))
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+comma := ,
+
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+VERSION := 0.1.0
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE    := -std=c11 -D_GNU_SOURCE -DHD_VERSION=\"$(VERSION)\" -pthread \
+           -Iinclude -I$(LLHTTP_INC) -MMD -MP
+ALL_CFLAGS  := $(BASE) $(WARN) $(CFLAGS) $(SANFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS) $(SANFLAGS)
+
+SRCS     := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(BUILD)/obj/main.o
+LLHTTP_A := $(BUILD)/libllhttp.a
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
+
+DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all run test install clean deps format format-check
+
+all: $(BUILD)/hellod
+
+$(BUILD)/hellod: $(MAIN_OBJ) $(LIB_OBJS) $(LLHTTP_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# llhttp is compiled from Debian's node-llhttp sources, in strict mode:
+# the loose default accepts request-smuggling payloads (CVE-2023-30589).
+# It is third-party code, so it gets no -Werror.
+$(LLHTTP_A): | $(BUILD)/llhttp
+	for f in llhttp api http; do \
+	  $(CC) -std=c11 -O2 -g -fPIC -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) \
+	    $(SANFLAGS) -w -c -o $(BUILD)/llhttp/$$f.o $(LLHTTP_SRC)/$$f.c || exit 1; \
+	done
+	ar rcs $@ $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
+
+$(BUILD)/obj $(BUILD)/llhttp $(BUILD)/tests:
+	mkdir -p $@
+
+# ---- tests -----------------------------------------------------------------
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS   = $(shell pkg-config --libs check)
+
+$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
+
+$(BUILD)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(LLHTTP_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CHECK_LIBS)
+
+test: deps
+	$(MAKE) --no-print-directory $(BUILD)/hellod $(BUILD)/run_tests
+	HELLOD_BIN=$(BUILD)/hellod HELLOD_SRCDIR=$(CURDIR) $(BUILD)/run_tests
+
+run: deps
+	$(MAKE) --no-print-directory $(BUILD)/hellod
+	$(BUILD)/hellod $(ARGS)
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+install: $(BUILD)/hellod
+	install -D -m 0755 $(BUILD)/hellod $(DESTDIR)$(PREFIX)/bin/hellod
+	install -D -m 0644 conf/hellod.conf $(DESTDIR)$(PREFIX)/etc/hellod/hellod.conf
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i src/*.c include/hellod/*.h tests/*.c tests/*.h
+
+format-check:
+	clang-format --dry-run -Werror src/*.c include/hellod/*.h tests/*.c tests/*.h
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

@@ -1,0 +1,75 @@
+/* config.h — hellod's settings: embedded defaults, the config file, flags.
+ *
+ * The file is line based: `key value`; a line whose first non-blank is `#`
+ * is a comment, blank lines are ignored. Every key, its default and its meaning is documented in
+ * conf/hellod.conf. Errors are reported as one line, written into the
+ * caller's buffer: "FILE:LINE: key 'KEY': what is wrong".
+ */
+#ifndef HELLOD_CONFIG_H
+#define HELLOD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HD_MAX_LISTEN 8
+#define HD_MAX_WORKERS 1024
+#define HD_ERRLEN 256
+
+enum hd_trigger { HD_TRIGGER_EDGE, HD_TRIGGER_LEVEL };
+enum hd_poller_kind { HD_POLLER_EPOLL, HD_POLLER_POLL, HD_POLLER_SELECT };
+
+struct hd_listen_spec {
+	char host[64]; /* numeric IPv4 or IPv6 address, no brackets */
+	uint16_t port; /* 0 asks the kernel for any free port */
+};
+
+struct hd_config {
+	struct hd_listen_spec listen[HD_MAX_LISTEN];
+	int listen_count;
+	int workers; /* 0 means one per online CPU */
+	enum hd_trigger trigger;
+	bool trigger_set; /* chosen by the user, not defaulted */
+	enum hd_poller_kind poller;
+	int status;	      /* status of the configured response */
+	char *body;	      /* heap, body_len bytes, may hold NULs */
+	size_t body_len;
+	char content_type[128];
+	char server_name[64];
+	bool catch_all;	      /* every path answers the body, not only "/" */
+	size_t max_pending_output; /* per connection, then reading pauses */
+	bool stats;	      /* print loop counters on exit */
+};
+
+/* Fills cfg with the embedded defaults. Returns 0, or -ENOMEM. */
+int hd_config_defaults(struct hd_config *cfg);
+void hd_config_free(struct hd_config *cfg);
+
+/* Applies the settings in `text` (the contents of `name`) on top of cfg.
+ * Returns 0, or -1 with one line in err. */
+int hd_config_parse_text(struct hd_config *cfg, const char *name,
+			 const char *text, char *err, size_t errlen);
+/* Reads and applies a config file. Returns 0, or -1 with one line in err. */
+int hd_config_load_file(struct hd_config *cfg, const char *path, char *err,
+			size_t errlen);
+
+/* Single-value setters shared by the file parser and the flags. Each
+ * returns 0, or -1 with what is wrong (no location) in err. */
+int hd_config_set_listen(struct hd_config *cfg, const char *value, char *err,
+			 size_t errlen);
+int hd_config_set_workers(struct hd_config *cfg, const char *value, char *err,
+			  size_t errlen);
+int hd_config_set_trigger(struct hd_config *cfg, const char *value, char *err,
+			  size_t errlen);
+int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
+			 size_t errlen);
+
+/* Resolves defaults that depend on other keys and checks combinations the
+ * single setters cannot see. Call once, after the file and the flags.
+ * Returns 0, or -1 with one line in err. */
+int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen);
+
+const char *hd_trigger_name(enum hd_trigger trigger);
+const char *hd_poller_name(enum hd_poller_kind kind);
+
+#endif

@@ -1,0 +1,98 @@
+/* http.h — the HTTP/1.1 layer: llhttp glue and the choice of response.
+ *
+ * It knows nothing of sockets. The connection layer hands it whatever bytes
+ * arrived; it parses them with llhttp (strict mode) and appends a response
+ * per complete request to an output buffer. Nothing of the input is kept:
+ * llhttp is a streaming parser, and the little hellod needs to remember
+ * about a request in progress (how much of the path matched a route, which
+ * header is being read) lives in struct hd_http, so an idle connection
+ * holds no read buffer at all.
+ */
+#ifndef HELLOD_HTTP_H
+#define HELLOD_HTTP_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hellod/buf.h"
+#include "hellod/response.h"
+
+#define HD_MAX_ROUTES 8
+#define HD_ROUTE_NONE 0xff
+
+/* What a route answers with. */
+enum hd_route_kind { HD_ROUTE_MAIN };
+
+struct hd_route {
+	const char *path;
+	uint16_t path_len;
+	uint8_t kind; /* enum hd_route_kind */
+};
+
+/* Per-worker HTTP settings and counters, shared by all its connections. */
+struct hd_http_ctx {
+	const struct hd_responses *responses;
+	struct hd_route routes[HD_MAX_ROUTES];
+	uint8_t route_count;
+	uint8_t route_mask_all; /* one bit per route */
+	bool catch_all;		/* unmatched paths answer like "/" */
+	bool force_close;	/* every response closes (drain) */
+	uint32_t max_url;	/* longer request targets get 414 */
+	uint32_t max_header_bytes;  /* larger header sections get 431 */
+	uint32_t max_header_count;  /* more fields get 431 */
+	uint64_t max_body;	    /* larger bodies get 413 */
+	/* counters, plain: only the owning worker writes them */
+	uint64_t requests;
+	uint64_t parse_errors;
+	uint64_t status_count[6]; /* by class: [2] is 2xx ... [5] is 5xx */
+};
+
+/* Per-connection parser state. */
+struct hd_http {
+	llhttp_t parser;
+	uint32_t url_len;	/* bytes of the path seen (query excluded) */
+	uint32_t header_bytes;	/* bytes of this request's header section */
+	uint16_t header_count;
+	uint8_t route_mask;	/* routes whose path still matches */
+	uint8_t name_len;	/* bytes of the current header name seen */
+	uint8_t name_mask;	/* which watched header names still match */
+	uint8_t value_len;	/* bytes of a watched header value seen */
+	uint8_t flags;		/* HD_HTTP_F_* */
+	uint8_t host_count;
+	uint8_t error_kind;	/* enum hd_resp_kind to answer an error with */
+	uint8_t route;		/* matched route, or HD_ROUTE_NONE */
+	uint8_t last_byte;	/* last byte of the previous feed */
+	uint64_t body_bytes;
+};
+
+enum hd_feed_status {
+	HD_FEED_MORE,  /* all input consumed; waiting for more */
+	HD_FEED_FULL,  /* stopped because output reached out_limit */
+	HD_FEED_CLOSE, /* a response ended the connection; flush, then close */
+};
+
+/* Sets up ctx for cfg; responses must outlive ctx. */
+void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
+		      const struct hd_responses *responses);
+/* Adds a route; returns its index, or -1 when the table is full. */
+int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
+			  enum hd_route_kind kind);
+
+void hd_http_init(struct hd_http *http);
+
+/* Parses up to len bytes, appending one response per complete request to
+ * out. Stops early, returning HD_FEED_FULL, once out->len reaches out_limit
+ * at a request boundary; the caller feeds the rest (from *consumed) later.
+ * After HD_FEED_CLOSE the rest of the input is to be discarded. */
+enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
+				 const char *data, size_t len,
+				 struct hd_buf *out, size_t out_limit,
+				 size_t *consumed);
+
+/* True when the connection is between requests (nothing half-parsed), so
+ * closing it loses nothing (idle timeout, drain). */
+bool hd_http_is_idle(const struct hd_http *http);
+
+#endif

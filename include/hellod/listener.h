@@ -1,0 +1,21 @@
+/* listener.h — listening sockets. */
+#ifndef HELLOD_LISTENER_H
+#define HELLOD_LISTENER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hellod/config.h"
+
+/* Opens a nonblocking SO_REUSEPORT listening socket on spec's address and
+ * `port` (which may differ from spec->port once port 0 was resolved).
+ * Returns the fd, or -1 with one line in err. */
+int hd_listener_open(const struct hd_listen_spec *spec, uint16_t port,
+		     char *err, size_t errlen);
+/* The port a bound socket got. Returns 0 on failure. */
+uint16_t hd_listener_port(int fd);
+/* "127.0.0.1:8080" or "[::1]:8080" */
+void hd_listener_format(const struct hd_listen_spec *spec, uint16_t port,
+			char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,89 @@
+/* poller.h — one small interface over epoll, poll and select.
+ *
+ * The connection code only ever says "tell me when this fd is readable or
+ * writable"; each backend is one file implementing these operations. epoll
+ * may be edge- or level-triggered; poll and select are level-triggered by
+ * nature. The poller counts its own system calls for the teaching stats.
+ */
+#ifndef HELLOD_POLLER_H
+#define HELLOD_POLLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hellod/config.h"
+
+enum {
+	HD_EV_READ = 1 << 0,
+	HD_EV_WRITE = 1 << 1,
+	HD_EV_HUP = 1 << 2, /* peer closed its side, or the socket errored */
+};
+
+struct hd_event {
+	void *ptr;
+	uint32_t events; /* HD_EV_* */
+};
+
+struct hd_poller;
+
+struct hd_poller_ops {
+	const char *name;
+	/* Start watching fd for `events` (HD_EV_READ|HD_EV_WRITE); ptr comes
+	 * back in each hd_event. Return 0 or -errno. */
+	int (*add)(struct hd_poller *p, int fd, void *ptr, uint32_t events);
+	int (*mod)(struct hd_poller *p, int fd, void *ptr, uint32_t events);
+	/* Stop watching fd; called right before close(fd). */
+	void (*forget)(struct hd_poller *p, int fd);
+	/* Waits up to timeout_ms (-1: forever) and fills at most max events.
+	 * Returns how many, or -errno (-EINTR included). */
+	int (*wait)(struct hd_poller *p, struct hd_event *events, int max,
+		    int timeout_ms);
+	void (*destroy)(struct hd_poller *p);
+};
+
+struct hd_poller {
+	const struct hd_poller_ops *ops;
+	bool edge;	     /* edge-triggered (epoll only) */
+	uint64_t ctl_calls;  /* epoll_ctl calls, or set changes for poll/select */
+	uint64_t wait_calls; /* epoll_wait / poll / select calls */
+	uint64_t events;     /* events delivered */
+	uint64_t refused;    /* fds a backend could not take (select) */
+};
+
+/* Creates the poller for kind; edge only for epoll. NULL with errno set. */
+struct hd_poller *hd_poller_new(enum hd_poller_kind kind, bool edge);
+
+struct hd_poller *hd_poller_epoll_new(bool edge);
+struct hd_poller *hd_poller_poll_new(void);
+struct hd_poller *hd_poller_select_new(void);
+
+static inline int hd_poller_add(struct hd_poller *p, int fd, void *ptr,
+				uint32_t events)
+{
+	return p->ops->add(p, fd, ptr, events);
+}
+
+static inline int hd_poller_mod(struct hd_poller *p, int fd, void *ptr,
+				uint32_t events)
+{
+	return p->ops->mod(p, fd, ptr, events);
+}
+
+static inline void hd_poller_forget(struct hd_poller *p, int fd)
+{
+	p->ops->forget(p, fd);
+}
+
+static inline int hd_poller_wait(struct hd_poller *p, struct hd_event *events,
+				 int max, int timeout_ms)
+{
+	return p->ops->wait(p, events, max, timeout_ms);
+}
+
+static inline void hd_poller_destroy(struct hd_poller *p)
+{
+	if (p)
+		p->ops->destroy(p);
+}
+
+#endif

@@ -1,0 +1,76 @@
+/* response.h — precomputed response bytes.
+ *
+ * Every response hellod sends on the hot path is built once at start, per
+ * worker, for each kind (the configured one, 404, 400, ...) and each
+ * connection mode. The Date header sits at a known offset in each, and is
+ * patched in place when the worker's date cache ticks, so answering a
+ * request is one memcpy of a ready buffer.
+ */
+#ifndef HELLOD_RESPONSE_H
+#define HELLOD_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hellod/buf.h"
+#include "hellod/config.h"
+#include "hellod/date_cache.h"
+
+enum hd_resp_kind {
+	HD_RESP_MAIN,	   /* the configured status and body */
+	HD_RESP_NOT_FOUND, /* 404 */
+	HD_RESP_BAD_REQUEST,
+	HD_RESP_TIMEOUT,   /* 408 */
+	HD_RESP_TOO_LARGE, /* 413 */
+	HD_RESP_URI_TOO_LONG,
+	HD_RESP_HEADERS_TOO_LARGE, /* 431 */
+	HD_RESP_UNAVAILABLE,	   /* 503 */
+	HD_RESP_VERSION,	   /* 505 */
+	HD_RESP_KIND_COUNT
+};
+
+enum hd_conn_mode {
+	HD_MODE_KEEP,	 /* HTTP/1.1 keep-alive: no Connection header */
+	HD_MODE_KEEP_10, /* HTTP/1.0 keep-alive: "Connection: keep-alive" */
+	HD_MODE_CLOSE,	 /* "Connection: close" */
+	HD_MODE_COUNT
+};
+
+struct hd_response {
+	char *bytes;
+	uint32_t head_len;  /* status line and headers, up to the blank line */
+	uint32_t total_len; /* head_len + body */
+	uint32_t date_off;  /* where the HD_DATE_LEN date bytes start */
+};
+
+struct hd_responses {
+	struct hd_response table[HD_RESP_KIND_COUNT][HD_MODE_COUNT];
+};
+
+#define HD_CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
+
+/* Builds one response into out. `date` is HD_DATE_LEN bytes. On success
+ * sets *date_off to where the date landed and *head_len to where the body
+ * starts. Returns 0, or -ENOMEM. */
+int hd_response_build(struct hd_buf *out, int status, enum hd_conn_mode mode,
+		      const char *server, const char *content_type,
+		      const char *body, size_t body_len, const char *date,
+		      size_t *date_off, size_t *head_len);
+
+const char *hd_status_reason(int status);
+
+/* Builds the whole table for cfg. Returns 0, or -ENOMEM. */
+int hd_responses_init(struct hd_responses *rs, const struct hd_config *cfg,
+		      const char *date);
+/* Patches every response's Date header with `date` (HD_DATE_LEN bytes). */
+void hd_responses_set_date(struct hd_responses *rs, const char *date);
+void hd_responses_free(struct hd_responses *rs);
+
+static inline const struct hd_response *
+hd_responses_get(const struct hd_responses *rs, enum hd_resp_kind kind,
+		 enum hd_conn_mode mode)
+{
+	return &rs->table[kind][mode];
+}
+
+#endif

@@ -1,0 +1,398 @@
+/* http.c — llhttp callbacks, hellod's own strictness checks, and the
+ * choice of a precomputed response for each request.
+ *
+ * Pipelining: on_message_complete appends the response and returns
+ * HPE_PAUSED, so llhttp_execute stops right after each request. The feed
+ * loop then decides whether to go on (llhttp_resume and continue from
+ * llhttp_get_error_pos), stop because the output is full (backpressure),
+ * or stop because the response closed the connection.
+ */
+#include "hellod/http.h"
+
+#include <assert.h>
+#include <string.h>
+
+enum {
+	HD_HTTP_F_IN_MESSAGE = 1 << 0, /* a request has begun, not yet done */
+	HD_HTTP_F_IN_QUERY = 1 << 1,   /* the path is over; query follows */
+	HD_HTTP_F_EXPECT_OK = 1 << 2,  /* Expect value matches so far */
+	HD_HTTP_F_EXPECT_100 = 1 << 3, /* this request has Expect: 100-... */
+	HD_HTTP_F_CLOSE = 1 << 4,      /* the last response closes */
+};
+
+/* Header names hellod has to look at; the rest llhttp handles. */
+enum { NAME_HOST = 1 << 0, NAME_EXPECT = 1 << 1, NAME_ALL = 3 };
+static const char *const watched_names[] = { "host", "expect" };
+static const char expect_100[] = "100-continue";
+
+/* What a feed call lends to the callbacks through parser->data. */
+struct feed_run {
+	struct hd_http_ctx *ctx;
+	struct hd_buf *out;
+	const char *chunk; /* the input of this feed call */
+};
+
+static struct hd_http *http_of(llhttp_t *parser)
+{
+	/* parser is the first member of struct hd_http */
+	return (struct hd_http *)parser;
+}
+
+static struct feed_run *run_of(llhttp_t *parser)
+{
+	return parser->data;
+}
+
+static int reject(struct hd_http *http, enum hd_resp_kind kind)
+{
+	http->error_kind = (uint8_t)kind;
+	return -1;
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+/* ---- callbacks ------------------------------------------------------------ */
+
+static int on_message_begin(llhttp_t *parser)
+{
+	struct hd_http *http = http_of(parser);
+	struct hd_http_ctx *ctx = run_of(parser)->ctx;
+	http->flags = HD_HTTP_F_IN_MESSAGE;
+	http->url_len = 0;
+	http->header_bytes = 0;
+	http->header_count = 0;
+	http->host_count = 0;
+	http->route_mask = ctx->route_mask_all;
+	http->route = HD_ROUTE_NONE;
+	http->body_bytes = 0;
+	return 0;
+}
+
+/* Narrows the set of routes whose path matches what came so far. The
+ * path may arrive in pieces, so the match is kept byte by byte. */
+static int on_url(llhttp_t *parser, const char *at, size_t len)
+{
+	struct hd_http *http = http_of(parser);
+	struct hd_http_ctx *ctx = run_of(parser)->ctx;
+	http->header_bytes += (uint32_t)len;
+	for (size_t i = 0; i < len && !(http->flags & HD_HTTP_F_IN_QUERY); i++) {
+		char c = at[i];
+		if (c == '?' || c == '#') {
+			http->flags |= HD_HTTP_F_IN_QUERY;
+			break;
+		}
+		for (unsigned r = 0; r < ctx->route_count; r++) {
+			const struct hd_route *route = &ctx->routes[r];
+			if (http->url_len >= route->path_len ||
+			    route->path[http->url_len] != c)
+				http->route_mask &= (uint8_t)~(1u << r);
+		}
+		http->url_len++;
+	}
+	if (http->header_bytes > ctx->max_url)
+		return reject(http, HD_RESP_URI_TOO_LONG);
+	return 0;
+}
+
+static int on_url_complete(llhttp_t *parser)
+{
+	struct hd_http *http = http_of(parser);
+	struct hd_http_ctx *ctx = run_of(parser)->ctx;
+	for (unsigned r = 0; r < ctx->route_count; r++)
+		if ((http->route_mask & (1u << r)) &&
+		    ctx->routes[r].path_len == http->url_len) {
+			http->route = (uint8_t)r;
+			break;
+		}
+	return 0;
+}
+
+/* Strict llhttp 8.1 still takes "HTTP/2.0" or "HTTP/0.9" here. */
+static int on_version_complete(llhttp_t *parser)
+{
+	struct hd_http *http = http_of(parser);
+	if (parser->http_major != 1)
+		return reject(http, parser->http_major > 1 ? HD_RESP_VERSION
+							   : HD_RESP_BAD_REQUEST);
+	return 0;
+}
+
+static int count_header_bytes(struct hd_http *http, struct hd_http_ctx *ctx,
+			      size_t len)
+{
+	http->header_bytes += (uint32_t)len;
+	if (http->header_bytes > ctx->max_header_bytes)
+		return reject(http, HD_RESP_HEADERS_TOO_LARGE);
+	return 0;
+}
+
+static int on_header_field(llhttp_t *parser, const char *at, size_t len)
+{
+	struct hd_http *http = http_of(parser);
+	if (count_header_bytes(http, run_of(parser)->ctx, len))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char c = lower(at[i]);
+		for (unsigned n = 0; n < 2; n++) {
+			const char *name = watched_names[n];
+			if (!(http->name_mask & (1u << n)))
+				continue;
+			if (http->name_len >= strlen(name) ||
+			    name[http->name_len] != c)
+				http->name_mask &= (uint8_t)~(1u << n);
+		}
+		if (http->name_len < UINT8_MAX)
+			http->name_len++;
+	}
+	return 0;
+}
+
+static int on_header_field_complete(llhttp_t *parser)
+{
+	struct hd_http *http = http_of(parser);
+	struct hd_http_ctx *ctx = run_of(parser)->ctx;
+	/* Strict llhttp 8.1 lets ": value" (an empty name) through. */
+	if (http->name_len == 0)
+		return reject(http, HD_RESP_BAD_REQUEST);
+	if (++http->header_count > ctx->max_header_count)
+		return reject(http, HD_RESP_HEADERS_TOO_LARGE);
+	for (unsigned n = 0; n < 2; n++)
+		if (http->name_len != strlen(watched_names[n]))
+			http->name_mask &= (uint8_t)~(1u << n);
+	if ((http->name_mask & NAME_HOST) && ++http->host_count > 1)
+		return reject(http, HD_RESP_BAD_REQUEST);
+	if (http->name_mask & NAME_EXPECT)
+		http->flags |= HD_HTTP_F_EXPECT_OK;
+	http->value_len = 0;
+	return 0;
+}
+
+static int on_header_value(llhttp_t *parser, const char *at, size_t len)
+{
+	struct hd_http *http = http_of(parser);
+	if (count_header_bytes(http, run_of(parser)->ctx, len))
+		return -1;
+	/* llhttp 8.1 passes an obs-fold continuation line ("\r\n b") on as
+	 * more value. A value span normally follows ':' or blanks; one that
+	 * follows a line feed is a fold, which RFC 9112 5.2 lets us reject. */
+	const struct feed_run *run = run_of(parser);
+	char before = at > run->chunk ? at[-1] : (char)http->last_byte;
+	if (len > 0 && before == '\n')
+		return reject(http, HD_RESP_BAD_REQUEST);
+	if (!(http->name_mask & NAME_EXPECT))
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (http->value_len >= sizeof(expect_100) - 1 ||
+		    lower(at[i]) != expect_100[http->value_len])
+			http->flags &= (uint8_t)~HD_HTTP_F_EXPECT_OK;
+		if (http->value_len < UINT8_MAX)
+			http->value_len++;
+	}
+	return 0;
+}
+
+static int on_header_value_complete(llhttp_t *parser)
+{
+	struct hd_http *http = http_of(parser);
+	if ((http->name_mask & NAME_EXPECT) &&
+	    (http->flags & HD_HTTP_F_EXPECT_OK) &&
+	    http->value_len == sizeof(expect_100) - 1)
+		http->flags |= HD_HTTP_F_EXPECT_100;
+	http->flags &= (uint8_t)~HD_HTTP_F_EXPECT_OK;
+	http->name_len = 0;
+	http->name_mask = NAME_ALL;
+	return 0;
+}
+
+static bool expects_body(const llhttp_t *parser)
+{
+	return (parser->flags & F_CHUNKED) ||
+	       ((parser->flags & F_CONTENT_LENGTH) && parser->content_length);
+}
+
+static int on_headers_complete(llhttp_t *parser)
+{
+	struct hd_http *http = http_of(parser);
+	struct feed_run *run = run_of(parser);
+	/* An HTTP/0.9-style line ("GET /") skips on_version_complete. */
+	if (parser->http_major != 1)
+		return reject(http, HD_RESP_BAD_REQUEST);
+	if (parser->http_minor == 1 && http->host_count == 0)
+		return reject(http, HD_RESP_BAD_REQUEST);
+	if ((parser->flags & F_CONTENT_LENGTH) &&
+	    parser->content_length > run->ctx->max_body)
+		return reject(http, HD_RESP_TOO_LARGE);
+	/* The client waits for "100 Continue" before it sends the body; the
+	 * final response follows once the body is read. */
+	if ((http->flags & HD_HTTP_F_EXPECT_100) && expects_body(parser) &&
+	    hd_buf_append(run->out, HD_CONTINUE_100,
+			  sizeof(HD_CONTINUE_100) - 1))
+		return -1;
+	return 0;
+}
+
+/* Bodies are read and thrown away; only their size is checked. */
+static int on_body(llhttp_t *parser, const char *at, size_t len)
+{
+	struct hd_http *http = http_of(parser);
+	(void)at;
+	http->body_bytes += len;
+	if (http->body_bytes > run_of(parser)->ctx->max_body)
+		return reject(http, HD_RESP_TOO_LARGE);
+	return 0;
+}
+
+static enum hd_conn_mode response_mode(llhttp_t *parser,
+				       const struct hd_http_ctx *ctx)
+{
+	/* An Upgrade or CONNECT request hands the connection to another
+	 * protocol after the message; hellod speaks none, so it closes. */
+	if (ctx->force_close || parser->upgrade ||
+	    !llhttp_should_keep_alive(parser))
+		return HD_MODE_CLOSE;
+	return parser->http_minor == 0 ? HD_MODE_KEEP_10 : HD_MODE_KEEP;
+}
+
+static enum hd_resp_kind response_kind(const struct hd_http *http,
+				       const struct hd_http_ctx *ctx)
+{
+	if (http->route != HD_ROUTE_NONE || ctx->catch_all)
+		return HD_RESP_MAIN;
+	return HD_RESP_NOT_FOUND;
+}
+
+static void count_status(struct hd_http_ctx *ctx, const struct hd_response *r)
+{
+	/* "HTTP/1.1 NNN": the class digit is byte 9 */
+	unsigned cls = (unsigned)(r->bytes[9] - '0');
+	if (cls < 6)
+		ctx->status_count[cls]++;
+}
+
+static int on_message_complete(llhttp_t *parser)
+{
+	struct hd_http *http = http_of(parser);
+	struct feed_run *run = run_of(parser);
+	struct hd_http_ctx *ctx = run->ctx;
+	enum hd_conn_mode mode = response_mode(parser, ctx);
+	const struct hd_response *r =
+		hd_responses_get(ctx->responses, response_kind(http, ctx), mode);
+	size_t len = parser->method == HTTP_HEAD ? r->head_len : r->total_len;
+	if (hd_buf_append(run->out, r->bytes, len))
+		return -1;
+	ctx->requests++;
+	count_status(ctx, r);
+	http->flags = mode == HD_MODE_CLOSE ? HD_HTTP_F_CLOSE : 0;
+	return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_url_complete = on_url_complete,
+	.on_version_complete = on_version_complete,
+	.on_header_field = on_header_field,
+	.on_header_field_complete = on_header_field_complete,
+	.on_header_value = on_header_value,
+	.on_header_value_complete = on_header_value_complete,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ---- public --------------------------------------------------------------- */
+
+void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
+		      const struct hd_responses *responses)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->responses = responses;
+	ctx->catch_all = cfg->catch_all;
+	ctx->max_url = 8 * 1024;
+	ctx->max_header_bytes = 16 * 1024;
+	ctx->max_header_count = 100;
+	ctx->max_body = 1024 * 1024;
+	hd_http_ctx_add_route(ctx, "/", HD_ROUTE_MAIN);
+}
+
+int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
+			  enum hd_route_kind kind)
+{
+	if (ctx->route_count >= HD_MAX_ROUTES)
+		return -1;
+	int index = ctx->route_count++;
+	ctx->routes[index] = (struct hd_route){ .path = path,
+						.path_len = (uint16_t)strlen(path),
+						.kind = (uint8_t)kind };
+	ctx->route_mask_all |= (uint8_t)(1u << index);
+	return index;
+}
+
+void hd_http_init(struct hd_http *http)
+{
+	memset(http, 0, sizeof(*http));
+	llhttp_init(&http->parser, HTTP_REQUEST, &settings);
+	http->name_mask = NAME_ALL;
+	http->route = HD_ROUTE_NONE;
+}
+
+bool hd_http_is_idle(const struct hd_http *http)
+{
+	return !(http->flags & HD_HTTP_F_IN_MESSAGE);
+}
+
+/* Answers a request llhttp or hellod's checks refused, and closes. */
+static void answer_error(struct hd_http *http, struct hd_http_ctx *ctx,
+			 struct hd_buf *out)
+{
+	enum hd_resp_kind kind = http->error_kind ? http->error_kind
+						  : HD_RESP_BAD_REQUEST;
+	const struct hd_response *r =
+		hd_responses_get(ctx->responses, kind, HD_MODE_CLOSE);
+	hd_buf_append(out, r->bytes, r->total_len);
+	ctx->parse_errors++;
+	count_status(ctx, r);
+}
+
+enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
+				 const char *data, size_t len,
+				 struct hd_buf *out, size_t out_limit,
+				 size_t *consumed)
+{
+	struct feed_run run = { .ctx = ctx, .out = out };
+	const char *pos = data, *end = data + len;
+	enum hd_feed_status status = HD_FEED_MORE;
+	http->parser.data = &run;
+	run.chunk = data;
+	while (pos < end) {
+		llhttp_errno_t err =
+			llhttp_execute(&http->parser, pos, (size_t)(end - pos));
+		if (err == HPE_OK) {
+			pos = end;
+			break;
+		}
+		if (err != HPE_PAUSED) {
+			answer_error(http, ctx, out);
+			status = HD_FEED_CLOSE;
+			break;
+		}
+		pos = llhttp_get_error_pos(&http->parser);
+		llhttp_resume(&http->parser);
+		if (http->flags & HD_HTTP_F_CLOSE) {
+			status = HD_FEED_CLOSE;
+			break;
+		}
+		if (out->len >= out_limit) {
+			status = HD_FEED_FULL;
+			break;
+		}
+	}
+	http->parser.data = NULL;
+	if (pos > data)
+		http->last_byte = (uint8_t)pos[-1];
+	*consumed = (size_t)(pos - data);
+	return status;
+}

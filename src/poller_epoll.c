@@ -1,0 +1,112 @@
+/* poller_epoll.c — the epoll backend, edge- or level-triggered. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "hellod/poller.h"
+
+#define EPOLL_BATCH 512
+
+struct epoll_poller {
+	struct hd_poller base;
+	int epfd;
+	struct epoll_event ready[EPOLL_BATCH];
+};
+
+static uint32_t to_epoll(const struct hd_poller *p, uint32_t events)
+{
+	uint32_t e = EPOLLRDHUP;
+	if (events & HD_EV_READ)
+		e |= EPOLLIN;
+	if (events & HD_EV_WRITE)
+		e |= EPOLLOUT;
+	if (p->edge)
+		e |= EPOLLET;
+	return e;
+}
+
+static int ctl(struct hd_poller *p, int op, int fd, void *ptr, uint32_t events)
+{
+	struct epoll_poller *ep = (struct epoll_poller *)p;
+	struct epoll_event ev = { .events = to_epoll(p, events),
+				  .data.ptr = ptr };
+	p->ctl_calls++;
+	return epoll_ctl(ep->epfd, op, fd, &ev) ? -errno : 0;
+}
+
+static int epoll_add(struct hd_poller *p, int fd, void *ptr, uint32_t events)
+{
+	return ctl(p, EPOLL_CTL_ADD, fd, ptr, events);
+}
+
+static int epoll_mod(struct hd_poller *p, int fd, void *ptr, uint32_t events)
+{
+	return ctl(p, EPOLL_CTL_MOD, fd, ptr, events);
+}
+
+/* close() drops the fd from every epoll set it is in (no dup()s exist),
+ * so forgetting costs no system call. */
+static void epoll_forget(struct hd_poller *p, int fd)
+{
+	(void)p;
+	(void)fd;
+}
+
+static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
+			     int max, int timeout_ms)
+{
+	struct epoll_poller *ep = (struct epoll_poller *)p;
+	if (max > EPOLL_BATCH)
+		max = EPOLL_BATCH;
+	p->wait_calls++;
+	int n = epoll_wait(ep->epfd, ep->ready, max, timeout_ms);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		uint32_t e = ep->ready[i].events, out = 0;
+		if (e & (EPOLLIN | EPOLLPRI))
+			out |= HD_EV_READ;
+		if (e & EPOLLOUT)
+			out |= HD_EV_WRITE;
+		/* An error or hang-up is also reported as readable, so the
+		 * owner reads and learns what happened from read(). */
+		if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			out |= HD_EV_HUP | HD_EV_READ;
+		events[i].ptr = ep->ready[i].data.ptr;
+		events[i].events = out;
+	}
+	p->events += (uint64_t)n;
+	return n;
+}
+
+static void epoll_destroy(struct hd_poller *p)
+{
+	struct epoll_poller *ep = (struct epoll_poller *)p;
+	close(ep->epfd);
+	free(ep);
+}
+
+static const struct hd_poller_ops epoll_ops = {
+	.name = "epoll",
+	.add = epoll_add,
+	.mod = epoll_mod,
+	.forget = epoll_forget,
+	.wait = epoll_wait_events,
+	.destroy = epoll_destroy,
+};
+
+struct hd_poller *hd_poller_epoll_new(bool edge)
+{
+	struct epoll_poller *ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return NULL;
+	ep->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ep->epfd < 0) {
+		free(ep);
+		return NULL;
+	}
+	ep->base.ops = &epoll_ops;
+	ep->base.edge = edge;
+	return &ep->base;
+}

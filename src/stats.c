@@ -1,0 +1,62 @@
+/* stats.c — the --stats table printed at exit. */
+#include "hellod/stats.h"
+
+#include <inttypes.h>
+
+#include "hellod/worker.h"
+
+struct row {
+	uint64_t waits, events, ctl, accepts, reads, eagain, writes, bytes_in,
+		bytes_out, requests;
+};
+
+static struct row row_of(const struct hd_worker *w)
+{
+	return (struct row){
+		.waits = w->poller->wait_calls,
+		.events = w->poller->events,
+		.ctl = w->poller->ctl_calls,
+		.accepts = w->stats.accepts,
+		.reads = w->stats.reads,
+		.eagain = w->stats.read_eagain,
+		.writes = w->stats.writes,
+		.bytes_in = w->stats.bytes_in,
+		.bytes_out = w->stats.bytes_out,
+		.requests = w->http.requests,
+	};
+}
+
+static void print_row(FILE *f, const char *name, const struct row *r)
+{
+	fprintf(f,
+		"%-8s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+		" %10" PRIu64 " %8" PRIu64 " %10" PRIu64 " %12" PRIu64
+		" %12" PRIu64 " %10" PRIu64 "\n",
+		name, r->waits, r->events, r->ctl, r->accepts, r->reads,
+		r->eagain, r->writes, r->bytes_in, r->bytes_out, r->requests);
+}
+
+void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
+{
+	struct row total = { 0 };
+	fprintf(f, "%-8s %10s %10s %8s %8s %10s %8s %10s %12s %12s %10s\n",
+		"worker", "waits", "events", "ctl", "accepts", "reads", "eagain",
+		"writes", "bytes_in", "bytes_out", "requests");
+	for (int i = 0; i < count; i++) {
+		char name[16];
+		struct row r = row_of(workers[i]);
+		snprintf(name, sizeof(name), "%d", workers[i]->id);
+		print_row(f, name, &r);
+		total.waits += r.waits;
+		total.events += r.events;
+		total.ctl += r.ctl;
+		total.accepts += r.accepts;
+		total.reads += r.reads;
+		total.eagain += r.eagain;
+		total.writes += r.writes;
+		total.bytes_in += r.bytes_in;
+		total.bytes_out += r.bytes_out;
+		total.requests += r.requests;
+	}
+	print_row(f, "total", &total);
+}
