@@ -50,8 +50,8 @@ int hd_chunk_append(struct hd_chunk **chunk, const void *bytes, size_t n)
 	if (c && c->off > 0 && c->off == c->len)
 		c->off = c->len = 0;
 	if (!c || c->len + n > c->cap) {
-		/* Slide out what was consumed before growing, so a chunk that is
-		 * drained and refilled in turn does not creep upwards. */
+		/* Slide out what was consumed before growing, so a chunk that
+		 * is drained and refilled in turn does not creep upwards. */
 		if (c && c->off > 0) {
 			memmove(c->data, c->data + c->off, c->len - c->off);
 			c->len -= c->off;

@@ -9,8 +9,10 @@ static const char usage[] =
 	"Usage: hellod [OPTION]...\n"
 	"A small, fast HTTP/1.1 server that answers with one fixed response.\n"
 	"\n"
-	"  -c, --config FILE       read settings from FILE (see conf/hellod.conf)\n"
-	"  -l, --listen ADDR:PORT  listen here instead of the config's address;\n"
+	"  -c, --config FILE       read settings from FILE (see "
+	"conf/hellod.conf)\n"
+	"  -l, --listen ADDR:PORT  listen here instead of the config's "
+	"address;\n"
 	"                          repeat for more; port 0 picks a free port\n"
 	"  -w, --workers N|auto    worker threads (default: one per CPU)\n"
 	"  -t, --trigger edge|level  epoll triggering (default: edge)\n"
@@ -23,15 +25,15 @@ static const char usage[] =
 	"one worker per CPU, \"Hello, World!\" on /.\n";
 
 static const struct option options[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "workers", required_argument, NULL, 'w' },
-	{ "trigger", required_argument, NULL, 't' },
-	{ "poller", required_argument, NULL, 'p' },
-	{ "stats", no_argument, NULL, 's' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+	{"config", required_argument, NULL, 'c'},
+	{"listen", required_argument, NULL, 'l'},
+	{"workers", required_argument, NULL, 'w'},
+	{"trigger", required_argument, NULL, 't'},
+	{"poller", required_argument, NULL, 'p'},
+	{"stats", no_argument, NULL, 's'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
 };
 static const char short_options[] = ":c:l:w:t:p:shV";
 
@@ -55,15 +57,9 @@ static enum hd_cli_result first_pass(int argc, char **argv,
 	while ((opt = getopt_long(argc, argv, short_options, options, NULL)) !=
 	       -1) {
 		switch (opt) {
-		case 'c':
-			*config_path = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return HD_CLI_EXIT;
-		case 'V':
-			printf("hellod %s\n", HD_VERSION);
-			return HD_CLI_EXIT;
+		case 'c': *config_path = optarg; break;
+		case 'h': fputs(usage, stdout); return HD_CLI_EXIT;
+		case 'V': printf("hellod %s\n", HD_VERSION); return HD_CLI_EXIT;
 		case ':':
 			snprintf(err, errlen, "option '%s' needs a value",
 				 argv[optind - 1]);
@@ -91,15 +87,10 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 			*listen_seen = true;
 		}
 		return hd_config_set_listen(cfg, value, msg, msglen);
-	case 'w':
-		return hd_config_set_workers(cfg, value, msg, msglen);
-	case 't':
-		return hd_config_set_trigger(cfg, value, msg, msglen);
-	case 'p':
-		return hd_config_set_poller(cfg, value, msg, msglen);
-	case 's':
-		cfg->stats = true;
-		return 0;
+	case 'w': return hd_config_set_workers(cfg, value, msg, msglen);
+	case 't': return hd_config_set_trigger(cfg, value, msg, msglen);
+	case 'p': return hd_config_set_poller(cfg, value, msg, msglen);
+	case 's': cfg->stats = true; return 0;
 	}
 	return 0;
 }
@@ -112,7 +103,8 @@ enum hd_cli_result hd_cli_parse(int argc, char **argv, struct hd_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return HD_CLI_ERROR;
 	}
-	enum hd_cli_result r = first_pass(argc, argv, &config_path, err, errlen);
+	enum hd_cli_result r =
+		first_pass(argc, argv, &config_path, err, errlen);
 	if (r != HD_CLI_RUN)
 		return r;
 	if (config_path && hd_config_load_file(cfg, config_path, err, errlen))

@@ -57,17 +57,15 @@ const char *hd_trigger_name(enum hd_trigger trigger)
 const char *hd_poller_name(enum hd_poller_kind kind)
 {
 	switch (kind) {
-	case HD_POLLER_EPOLL:
-		return "epoll";
-	case HD_POLLER_POLL:
-		return "poll";
-	case HD_POLLER_SELECT:
-		return "select";
+	case HD_POLLER_EPOLL: return "epoll";
+	case HD_POLLER_POLL: return "poll";
+	case HD_POLLER_SELECT: return "select";
 	}
 	return "?";
 }
 
-/* ---- value parsers -------------------------------------------------------- */
+/* ---- value parsers --------------------------------------------------------
+ */
 
 static int parse_long(const char *value, long min, long max, long *out)
 {
@@ -138,12 +136,13 @@ static bool is_header_safe(const char *value)
 	return true;
 }
 
-/* ---- setters -------------------------------------------------------------- */
+/* ---- setters --------------------------------------------------------------
+ */
 
 int hd_config_set_listen(struct hd_config *cfg, const char *value, char *err,
 			 size_t errlen)
 {
-	struct hd_listen_spec spec = { 0 };
+	struct hd_listen_spec spec = {0};
 	const char *colon;
 	size_t hostlen;
 	if (value[0] == '[') {
@@ -157,8 +156,8 @@ int hd_config_set_listen(struct hd_config *cfg, const char *value, char *err,
 	} else {
 		colon = strrchr(value, ':');
 		if (!colon)
-			return fail(err, errlen,
-				    "expected ADDR:PORT, got '%s'", value);
+			return fail(err, errlen, "expected ADDR:PORT, got '%s'",
+				    value);
 		hostlen = (size_t)(colon - value);
 	}
 	if (hostlen == 0 || hostlen >= sizeof(spec.host))
@@ -254,7 +253,10 @@ static int set_body(struct hd_config *cfg, const char *value, char *err,
 		char c = value[i];
 		if (c == '\\' && i + 1 < n) {
 			char e = value[++i];
-			c = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+			c = e == 'n'   ? '\n'
+			    : e == 'r' ? '\r'
+			    : e == 't' ? '\t'
+				       : e;
 			if (!strchr("nrt\\", e)) {
 				free(body);
 				return fail(err, errlen,
@@ -283,8 +285,8 @@ static int set_header_string(char *dst, size_t dstlen, const char *value,
 	return 0;
 }
 
-static int set_content_type(struct hd_config *cfg, const char *value,
-			    char *err, size_t errlen)
+static int set_content_type(struct hd_config *cfg, const char *value, char *err,
+			    size_t errlen)
 {
 	return set_header_string(cfg->content_type, sizeof(cfg->content_type),
 				 value, err, errlen);
@@ -326,7 +328,8 @@ static int set_max_pending_output(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
-/* ---- the file ------------------------------------------------------------- */
+/* ---- the file -------------------------------------------------------------
+ */
 
 typedef int (*setter_fn)(struct hd_config *, const char *, char *, size_t);
 
@@ -334,17 +337,17 @@ static const struct {
 	const char *key;
 	setter_fn set;
 } keys[] = {
-	{ "listen", hd_config_set_listen },
-	{ "workers", hd_config_set_workers },
-	{ "trigger", hd_config_set_trigger },
-	{ "poller", hd_config_set_poller },
-	{ "status", set_status },
-	{ "body", set_body },
-	{ "content_type", set_content_type },
-	{ "server_name", set_server_name },
-	{ "catch_all", set_catch_all },
-	{ "max_pending_output", set_max_pending_output },
-	{ "stats", set_stats },
+	{"listen", hd_config_set_listen},
+	{"workers", hd_config_set_workers},
+	{"trigger", hd_config_set_trigger},
+	{"poller", hd_config_set_poller},
+	{"status", set_status},
+	{"body", set_body},
+	{"content_type", set_content_type},
+	{"server_name", set_server_name},
+	{"catch_all", set_catch_all},
+	{"max_pending_output", set_max_pending_output},
+	{"stats", set_stats},
 };
 
 static setter_fn find_setter(const char *key)
@@ -360,7 +363,8 @@ static char *trim(char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	char *end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+	while (end > s &&
+	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
 		*--end = '\0';
 	return s;
 }
@@ -430,7 +434,7 @@ int hd_config_load_file(struct hd_config *cfg, const char *path, char *err,
 	struct {
 		char *data;
 		size_t len, cap;
-	} text = { 0 };
+	} text = {0};
 	char chunk[4096];
 	size_t n;
 	int rc = 0;
@@ -443,7 +447,8 @@ int hd_config_load_file(struct hd_config *cfg, const char *path, char *err,
 			size_t cap = (text.len + n + 1) * 2;
 			char *grown = realloc(text.data, cap);
 			if (!grown) {
-				rc = fail(err, errlen, "%s: out of memory", path);
+				rc = fail(err, errlen, "%s: out of memory",
+					  path);
 				goto out_free;
 			}
 			text.data = grown;

@@ -71,7 +71,8 @@ void hd_conn_close(struct hd_worker *w, struct hd_conn *c)
 	w->stats.closed++;
 }
 
-/* ---- writing -------------------------------------------------------------- */
+/* ---- writing --------------------------------------------------------------
+ */
 
 /* Sends what it can. Returns bytes taken (0 when the socket is full, which
  * also sets WBLOCKED), or -1 on a fatal error. */
@@ -133,7 +134,8 @@ static void flush(struct hd_worker *w, struct hd_conn *c)
 	scratch->len = 0;
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------
+ */
 
 static bool stop_reading(const struct hd_conn *c)
 {
@@ -149,9 +151,9 @@ static void consume_input(struct hd_worker *w, struct hd_conn *c,
 {
 	while (len > 0) {
 		size_t used;
-		enum hd_feed_status st = hd_http_feed(&c->http, &w->http, data,
-						      len, &w->scratch,
-						      SCRATCH_FLUSH, &used);
+		enum hd_feed_status st =
+			hd_http_feed(&c->http, &w->http, data, len, &w->scratch,
+				     SCRATCH_FLUSH, &used);
 		data += used;
 		len -= used;
 		if (st == HD_FEED_CLOSE) {
@@ -225,7 +227,8 @@ static void unblock(struct hd_worker *w, struct hd_conn *c)
 		flush(w, c);
 }
 
-/* ---- after each event ----------------------------------------------------- */
+/* ---- after each event -----------------------------------------------------
+ */
 
 /* Level-triggered only: watch for writability while output waits, and
  * stop watching readability while reading is paused, or the poller would

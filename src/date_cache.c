@@ -3,10 +3,10 @@
 
 #include <stdio.h>
 
-static const char weekdays[7][4] = { "Sun", "Mon", "Tue", "Wed",
-				     "Thu", "Fri", "Sat" };
-static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+static const char weekdays[7][4] = {"Sun", "Mon", "Tue", "Wed",
+				    "Thu", "Fri", "Sat"};
+static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* Written by hand rather than with strftime: strftime's %a and %b follow
  * the locale, and HTTP dates must be in English whatever LC_TIME says. */

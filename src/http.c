@@ -22,7 +22,7 @@ enum {
 
 /* Header names hellod has to look at; the rest llhttp handles. */
 enum { NAME_HOST = 1 << 0, NAME_EXPECT = 1 << 1, NAME_ALL = 3 };
-static const char *const watched_names[] = { "host", "expect" };
+static const char *const watched_names[] = {"host", "expect"};
 static const char expect_100[] = "100-continue";
 
 /* What a feed call lends to the callbacks through parser->data. */
@@ -54,7 +54,8 @@ static char lower(char c)
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
-/* ---- callbacks ------------------------------------------------------------ */
+/* ---- callbacks ------------------------------------------------------------
+ */
 
 static int on_message_begin(llhttp_t *parser)
 {
@@ -78,7 +79,8 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 	struct hd_http *http = http_of(parser);
 	struct hd_http_ctx *ctx = run_of(parser)->ctx;
 	http->header_bytes += (uint32_t)len;
-	for (size_t i = 0; i < len && !(http->flags & HD_HTTP_F_IN_QUERY); i++) {
+	for (size_t i = 0; i < len && !(http->flags & HD_HTTP_F_IN_QUERY);
+	     i++) {
 		char c = at[i];
 		if (c == '?' || c == '#') {
 			http->flags |= HD_HTTP_F_IN_QUERY;
@@ -88,7 +90,7 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 			const struct hd_route *route = &ctx->routes[r];
 			if (http->url_len >= route->path_len ||
 			    route->path[http->url_len] != c)
-				http->route_mask &= (uint8_t)~(1u << r);
+				http->route_mask &= (uint8_t) ~(1u << r);
 		}
 		http->url_len++;
 	}
@@ -115,8 +117,9 @@ static int on_version_complete(llhttp_t *parser)
 {
 	struct hd_http *http = http_of(parser);
 	if (parser->http_major != 1)
-		return reject(http, parser->http_major > 1 ? HD_RESP_VERSION
-							   : HD_RESP_BAD_REQUEST);
+		return reject(http, parser->http_major > 1
+					    ? HD_RESP_VERSION
+					    : HD_RESP_BAD_REQUEST);
 	return 0;
 }
 
@@ -142,7 +145,7 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t len)
 				continue;
 			if (http->name_len >= strlen(name) ||
 			    name[http->name_len] != c)
-				http->name_mask &= (uint8_t)~(1u << n);
+				http->name_mask &= (uint8_t) ~(1u << n);
 		}
 		if (http->name_len < UINT8_MAX)
 			http->name_len++;
@@ -161,7 +164,7 @@ static int on_header_field_complete(llhttp_t *parser)
 		return reject(http, HD_RESP_HEADERS_TOO_LARGE);
 	for (unsigned n = 0; n < 2; n++)
 		if (http->name_len != strlen(watched_names[n]))
-			http->name_mask &= (uint8_t)~(1u << n);
+			http->name_mask &= (uint8_t) ~(1u << n);
 	if ((http->name_mask & NAME_HOST) && ++http->host_count > 1)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	if (http->name_mask & NAME_EXPECT)
@@ -170,17 +173,31 @@ static int on_header_field_complete(llhttp_t *parser)
 	return 0;
 }
 
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The last non-blank byte before `at`, looking back into the previous
+ * feed when the blanks reach the start of this one. */
+static char byte_before_blanks(const struct feed_run *run,
+			       const struct hd_http *http, const char *at)
+{
+	while (at > run->chunk && is_blank(at[-1]))
+		at--;
+	return at > run->chunk ? at[-1] : (char)http->last_nonblank;
+}
+
 static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 {
 	struct hd_http *http = http_of(parser);
 	if (count_header_bytes(http, run_of(parser)->ctx, len))
 		return -1;
 	/* llhttp 8.1 passes an obs-fold continuation line ("\r\n b") on as
-	 * more value. A value span normally follows ':' or blanks; one that
-	 * follows a line feed is a fold, which RFC 9112 5.2 lets us reject. */
-	const struct feed_run *run = run_of(parser);
-	char before = at > run->chunk ? at[-1] : (char)http->last_byte;
-	if (len > 0 && before == '\n')
+	 * more value. A value span normally follows ':' (and blanks); one
+	 * that follows a line feed (and blanks) is a fold, which RFC 9112
+	 * 5.2 lets a server reject. */
+	if (len > 0 && byte_before_blanks(run_of(parser), http, at) == '\n')
 		return reject(http, HD_RESP_BAD_REQUEST);
 	if (!(http->name_mask & NAME_EXPECT))
 		return 0;
@@ -278,8 +295,8 @@ static int on_message_complete(llhttp_t *parser)
 	struct feed_run *run = run_of(parser);
 	struct hd_http_ctx *ctx = run->ctx;
 	enum hd_conn_mode mode = response_mode(parser, ctx);
-	const struct hd_response *r =
-		hd_responses_get(ctx->responses, response_kind(http, ctx), mode);
+	const struct hd_response *r = hd_responses_get(
+		ctx->responses, response_kind(http, ctx), mode);
 	size_t len = parser->method == HTTP_HEAD ? r->head_len : r->total_len;
 	if (hd_buf_append(run->out, r->bytes, len))
 		return -1;
@@ -303,7 +320,8 @@ static const llhttp_settings_t settings = {
 	.on_message_complete = on_message_complete,
 };
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public ---------------------------------------------------------------
+ */
 
 void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
 		      const struct hd_responses *responses)
@@ -324,9 +342,10 @@ int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
 	if (ctx->route_count >= HD_MAX_ROUTES)
 		return -1;
 	int index = ctx->route_count++;
-	ctx->routes[index] = (struct hd_route){ .path = path,
-						.path_len = (uint16_t)strlen(path),
-						.kind = (uint8_t)kind };
+	ctx->routes[index] =
+		(struct hd_route){.path = path,
+				  .path_len = (uint16_t)strlen(path),
+				  .kind = (uint8_t)kind};
 	ctx->route_mask_all |= (uint8_t)(1u << index);
 	return index;
 }
@@ -348,8 +367,8 @@ bool hd_http_is_idle(const struct hd_http *http)
 static void answer_error(struct hd_http *http, struct hd_http_ctx *ctx,
 			 struct hd_buf *out)
 {
-	enum hd_resp_kind kind = http->error_kind ? http->error_kind
-						  : HD_RESP_BAD_REQUEST;
+	enum hd_resp_kind kind =
+		http->error_kind ? http->error_kind : HD_RESP_BAD_REQUEST;
 	const struct hd_response *r =
 		hd_responses_get(ctx->responses, kind, HD_MODE_CLOSE);
 	hd_buf_append(out, r->bytes, r->total_len);
@@ -362,7 +381,7 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 				 struct hd_buf *out, size_t out_limit,
 				 size_t *consumed)
 {
-	struct feed_run run = { .ctx = ctx, .out = out };
+	struct feed_run run = {.ctx = ctx, .out = out};
 	const char *pos = data, *end = data + len;
 	enum hd_feed_status status = HD_FEED_MORE;
 	http->parser.data = &run;
@@ -391,8 +410,11 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 		}
 	}
 	http->parser.data = NULL;
-	if (pos > data)
-		http->last_byte = (uint8_t)pos[-1];
+	for (const char *p = pos; p > data; p--)
+		if (!is_blank(p[-1])) {
+			http->last_nonblank = (uint8_t)p[-1];
+			break;
+		}
 	*consumed = (size_t)(pos - data);
 	return status;
 }

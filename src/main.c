@@ -86,8 +86,8 @@ static int start_workers(struct server *s)
 static void print_banner(const struct server *s)
 {
 	char line[1024];
-	size_t n = (size_t)snprintf(line, sizeof(line), "hellod %s: listening on",
-				    HD_VERSION);
+	size_t n = (size_t)snprintf(line, sizeof(line),
+				    "hellod %s: listening on", HD_VERSION);
 	for (int i = 0; i < s->cfg->listen_count; i++) {
 		char addr[96];
 		hd_listener_format(&s->cfg->listen[i], s->ports[i], addr,
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct server s = { .cfg = &cfg };
+	struct server s = {.cfg = &cfg};
 	int status = 0;
 	if (start_workers(&s)) {
 		status = 1;

@@ -6,8 +6,7 @@
 struct hd_poller *hd_poller_new(enum hd_poller_kind kind, bool edge)
 {
 	switch (kind) {
-	case HD_POLLER_EPOLL:
-		return hd_poller_epoll_new(edge);
+	case HD_POLLER_EPOLL: return hd_poller_epoll_new(edge);
 	case HD_POLLER_POLL:
 		return edge ? (errno = EINVAL, NULL) : hd_poller_poll_new();
 	case HD_POLLER_SELECT:

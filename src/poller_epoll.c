@@ -29,8 +29,8 @@ static uint32_t to_epoll(const struct hd_poller *p, uint32_t events)
 static int ctl(struct hd_poller *p, int op, int fd, void *ptr, uint32_t events)
 {
 	struct epoll_poller *ep = (struct epoll_poller *)p;
-	struct epoll_event ev = { .events = to_epoll(p, events),
-				  .data.ptr = ptr };
+	struct epoll_event ev = {.events = to_epoll(p, events),
+				 .data.ptr = ptr};
 	p->ctl_calls++;
 	return epoll_ctl(ep->epfd, op, fd, &ev) ? -errno : 0;
 }

@@ -73,7 +73,7 @@ static int poll_add(struct hd_poller *p, int fd, void *ptr, uint32_t events)
 	if (pp->slot_of[fd] >= 0)
 		return -EEXIST;
 	int slot = pp->count++;
-	pp->fds[slot] = (struct pollfd){ .fd = fd, .events = to_poll(events) };
+	pp->fds[slot] = (struct pollfd){.fd = fd, .events = to_poll(events)};
 	pp->owners[slot] = ptr;
 	pp->slot_of[fd] = slot;
 	p->ctl_calls++;

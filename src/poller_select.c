@@ -74,8 +74,8 @@ static int select_wait(struct hd_poller *p, struct hd_event *events, int max,
 	struct select_poller *sp = (struct select_poller *)p;
 	/* select overwrites its sets, so it works on copies every call. */
 	fd_set rd = sp->want_read, wr = sp->want_write;
-	struct timeval tv = { .tv_sec = timeout_ms / 1000,
-			      .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = timeout_ms / 1000,
+			     .tv_usec = (timeout_ms % 1000) * 1000};
 	p->wait_calls++;
 	int ready = select(sp->max_fd + 1, &rd, &wr, NULL,
 			   timeout_ms < 0 ? NULL : &tv);

@@ -58,9 +58,10 @@ int hd_response_build(struct hd_buf *out, int status, enum hd_conn_mode mode,
 	char head[512];
 	if (!status_has_body(status))
 		body_len = 0;
-	int before_date = snprintf(head, sizeof(head),
-				   "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: ",
-				   status, hd_status_reason(status), server);
+	int before_date =
+		snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: ", status,
+			 hd_status_reason(status), server);
 	int n = snprintf(head + before_date, sizeof(head) - (size_t)before_date,
 			 "%.*s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "%s\r\n",
@@ -82,28 +83,30 @@ static const struct {
 	int status;
 	const char *body;
 } fixed_kinds[HD_RESP_KIND_COUNT] = {
-	[HD_RESP_NOT_FOUND] = { 404, "Not Found\n" },
-	[HD_RESP_BAD_REQUEST] = { 400, "Bad Request\n" },
-	[HD_RESP_TIMEOUT] = { 408, "Request Timeout\n" },
-	[HD_RESP_TOO_LARGE] = { 413, "Content Too Large\n" },
-	[HD_RESP_URI_TOO_LONG] = { 414, "URI Too Long\n" },
-	[HD_RESP_HEADERS_TOO_LARGE] = { 431,
-					"Request Header Fields Too Large\n" },
-	[HD_RESP_UNAVAILABLE] = { 503, "Service Unavailable\n" },
-	[HD_RESP_VERSION] = { 505, "HTTP Version Not Supported\n" },
+	[HD_RESP_NOT_FOUND] = {404, "Not Found\n"},
+	[HD_RESP_BAD_REQUEST] = {400, "Bad Request\n"},
+	[HD_RESP_TIMEOUT] = {408, "Request Timeout\n"},
+	[HD_RESP_TOO_LARGE] = {413, "Content Too Large\n"},
+	[HD_RESP_URI_TOO_LONG] = {414, "URI Too Long\n"},
+	[HD_RESP_HEADERS_TOO_LARGE] = {431,
+				       "Request Header Fields Too Large\n"},
+	[HD_RESP_UNAVAILABLE] = {503, "Service Unavailable\n"},
+	[HD_RESP_VERSION] = {505, "HTTP Version Not Supported\n"},
 };
 
 static int build_one(struct hd_response *r, const struct hd_config *cfg,
 		     enum hd_resp_kind kind, enum hd_conn_mode mode,
 		     const char *date)
 {
-	struct hd_buf buf = { 0 };
+	struct hd_buf buf = {0};
 	size_t date_off, head_len;
-	int status = kind == HD_RESP_MAIN ? cfg->status : fixed_kinds[kind].status;
-	const char *body = kind == HD_RESP_MAIN ? cfg->body : fixed_kinds[kind].body;
+	int status =
+		kind == HD_RESP_MAIN ? cfg->status : fixed_kinds[kind].status;
+	const char *body =
+		kind == HD_RESP_MAIN ? cfg->body : fixed_kinds[kind].body;
 	size_t body_len = kind == HD_RESP_MAIN ? cfg->body_len : strlen(body);
-	const char *ctype = kind == HD_RESP_MAIN ? cfg->content_type
-						 : "text/plain";
+	const char *ctype =
+		kind == HD_RESP_MAIN ? cfg->content_type : "text/plain";
 	int err = hd_response_build(&buf, status, mode, cfg->server_name, ctype,
 				    body, body_len, date, &date_off, &head_len);
 	if (err) {

@@ -38,10 +38,10 @@ static void print_row(FILE *f, const char *name, const struct row *r)
 
 void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
 {
-	struct row total = { 0 };
+	struct row total = {0};
 	fprintf(f, "%-8s %10s %10s %8s %8s %10s %8s %10s %12s %12s %10s\n",
-		"worker", "waits", "events", "ctl", "accepts", "reads", "eagain",
-		"writes", "bytes_in", "bytes_out", "requests");
+		"worker", "waits", "events", "ctl", "accepts", "reads",
+		"eagain", "writes", "bytes_in", "bytes_out", "requests");
 	for (int i = 0; i < count; i++) {
 		char name[16];
 		struct row r = row_of(workers[i]);

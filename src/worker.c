@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #define READ_BUFFER (64 * 1024)
-#define MAX_EVENTS 512
-#define WAKE_MS 1000 /* wake at least this often to refresh the date */
+#define MAX_EVENTS  512
+#define WAKE_MS	    1000 /* wake at least this often to refresh the date */
 
 static time_t now_seconds(void)
 {
@@ -51,8 +51,8 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	/* The worker owns the listening fds from here on, even on failure:
 	 * hd_worker_free closes them. */
 	for (int i = 0; i < listen_count; i++)
-		w->listeners[i] = (struct hd_listener){ HD_HANDLE_LISTENER,
-							 listen_fds[i] };
+		w->listeners[i] =
+			(struct hd_listener){HD_HANDLE_LISTENER, listen_fds[i]};
 	w->listener_count = listen_count;
 	hd_date_cache_init(&w->date);
 	hd_date_cache_update(&w->date, now_seconds());
@@ -64,8 +64,7 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	w->rbuf = malloc(w->rbuf_size);
 	if (!w->rbuf || hd_buf_reserve(&w->scratch, 2 * READ_BUFFER))
 		return -ENOMEM;
-	w->poller = hd_poller_new(cfg->poller,
-				  cfg->trigger == HD_TRIGGER_EDGE);
+	w->poller = hd_poller_new(cfg->poller, cfg->trigger == HD_TRIGGER_EDGE);
 	if (!w->poller)
 		return -errno;
 	w->wake_type = HD_HANDLE_WAKE;
@@ -88,8 +87,8 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	return 0;
 }
 
-static void log_rate_limited(struct hd_worker *w, time_t *last, const char *what,
-			     int err)
+static void log_rate_limited(struct hd_worker *w, time_t *last,
+			     const char *what, int err)
 {
 	time_t now = now_seconds();
 	if (now == *last)
@@ -144,12 +143,8 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 static void dispatch(struct hd_worker *w, const struct hd_event *ev)
 {
 	switch (*(const uint8_t *)ev->ptr) {
-	case HD_HANDLE_CONN:
-		hd_conn_on_event(w, ev->ptr, ev->events);
-		break;
-	case HD_HANDLE_LISTENER:
-		accept_ready(w, ev->ptr);
-		break;
+	case HD_HANDLE_CONN: hd_conn_on_event(w, ev->ptr, ev->events); break;
+	case HD_HANDLE_LISTENER: accept_ready(w, ev->ptr); break;
 	case HD_HANDLE_WAKE: {
 		uint64_t value;
 		if (read(w->wake_fd, &value, sizeof(value)) < 0 &&

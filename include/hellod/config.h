@@ -1,9 +1,9 @@
 /* config.h — hellod's settings: embedded defaults, the config file, flags.
  *
  * The file is line based: `key value`; a line whose first non-blank is `#`
- * is a comment, blank lines are ignored. Every key, its default and its meaning is documented in
- * conf/hellod.conf. Errors are reported as one line, written into the
- * caller's buffer: "FILE:LINE: key 'KEY': what is wrong".
+ * is a comment, blank lines are ignored. Every key, its default and its meaning
+ * is documented in conf/hellod.conf. Errors are reported as one line, written
+ * into the caller's buffer: "FILE:LINE: key 'KEY': what is wrong".
  */
 #ifndef HELLOD_CONFIG_H
 #define HELLOD_CONFIG_H
@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HD_MAX_LISTEN 8
+#define HD_MAX_LISTEN  8
 #define HD_MAX_WORKERS 1024
-#define HD_ERRLEN 256
+#define HD_ERRLEN      256
 
 enum hd_trigger { HD_TRIGGER_EDGE, HD_TRIGGER_LEVEL };
 enum hd_poller_kind { HD_POLLER_EPOLL, HD_POLLER_POLL, HD_POLLER_SELECT };
@@ -31,14 +31,14 @@ struct hd_config {
 	enum hd_trigger trigger;
 	bool trigger_set; /* chosen by the user, not defaulted */
 	enum hd_poller_kind poller;
-	int status;	      /* status of the configured response */
-	char *body;	      /* heap, body_len bytes, may hold NULs */
+	int status; /* status of the configured response */
+	char *body; /* heap, body_len bytes, may hold NULs */
 	size_t body_len;
 	char content_type[128];
 	char server_name[64];
-	bool catch_all;	      /* every path answers the body, not only "/" */
+	bool catch_all; /* every path answers the body, not only "/" */
 	size_t max_pending_output; /* per connection, then reading pauses */
-	bool stats;	      /* print loop counters on exit */
+	bool stats;		   /* print loop counters on exit */
 };
 
 /* Fills cfg with the embedded defaults. Returns 0, or -ENOMEM. */

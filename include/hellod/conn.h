@@ -20,18 +20,18 @@
 enum hd_handle_type { HD_HANDLE_CONN, HD_HANDLE_LISTENER, HD_HANDLE_WAKE };
 
 struct hd_conn {
-	uint8_t type; /* HD_HANDLE_CONN */
+	uint8_t type;	  /* HD_HANDLE_CONN */
 	uint8_t interest; /* HD_EV_* registered with the poller */
 	uint16_t flags;	  /* HD_CONN_F_* */
 	int fd;
-	struct hd_chunk *out; /* output the kernel has not taken yet */
-	struct hd_chunk *in;  /* input parked while output drains */
+	struct hd_chunk *out;	     /* output the kernel has not taken yet */
+	struct hd_chunk *in;	     /* input parked while output drains */
 	struct hd_conn *prev, *next; /* the worker's list of connections */
 	struct hd_http http;
 };
 
 enum {
-	HD_CONN_F_CLOSING = 1 << 0,  /* close once output is written */
+	HD_CONN_F_CLOSING = 1 << 0,   /* close once output is written */
 	HD_CONN_F_PEER_DONE = 1 << 1, /* the peer will send nothing more */
 	HD_CONN_F_BLOCKED = 1 << 2,   /* reading paused: output too large */
 	HD_CONN_F_UNREAD = 1 << 3,    /* the socket may hold unread bytes */
@@ -44,8 +44,7 @@ struct hd_worker;
  * cannot. */
 struct hd_conn *hd_conn_open(struct hd_worker *w, int fd);
 /* Handles the poller's events (HD_EV_*) for c; may close and free c. */
-void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c,
-		      uint32_t events);
+void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c, uint32_t events);
 void hd_conn_close(struct hd_worker *w, struct hd_conn *c);
 
 #endif

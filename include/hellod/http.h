@@ -36,13 +36,13 @@ struct hd_http_ctx {
 	const struct hd_responses *responses;
 	struct hd_route routes[HD_MAX_ROUTES];
 	uint8_t route_count;
-	uint8_t route_mask_all; /* one bit per route */
-	bool catch_all;		/* unmatched paths answer like "/" */
-	bool force_close;	/* every response closes (drain) */
-	uint32_t max_url;	/* longer request targets get 414 */
-	uint32_t max_header_bytes;  /* larger header sections get 431 */
-	uint32_t max_header_count;  /* more fields get 431 */
-	uint64_t max_body;	    /* larger bodies get 413 */
+	uint8_t route_mask_all;	   /* one bit per route */
+	bool catch_all;		   /* unmatched paths answer like "/" */
+	bool force_close;	   /* every response closes (drain) */
+	uint32_t max_url;	   /* longer request targets get 414 */
+	uint32_t max_header_bytes; /* larger header sections get 431 */
+	uint32_t max_header_count; /* more fields get 431 */
+	uint64_t max_body;	   /* larger bodies get 413 */
 	/* counters, plain: only the owning worker writes them */
 	uint64_t requests;
 	uint64_t parse_errors;
@@ -52,18 +52,18 @@ struct hd_http_ctx {
 /* Per-connection parser state. */
 struct hd_http {
 	llhttp_t parser;
-	uint32_t url_len;	/* bytes of the path seen (query excluded) */
-	uint32_t header_bytes;	/* bytes of this request's header section */
+	uint32_t url_len;      /* bytes of the path seen (query excluded) */
+	uint32_t header_bytes; /* bytes of this request's header section */
 	uint16_t header_count;
-	uint8_t route_mask;	/* routes whose path still matches */
-	uint8_t name_len;	/* bytes of the current header name seen */
-	uint8_t name_mask;	/* which watched header names still match */
-	uint8_t value_len;	/* bytes of a watched header value seen */
-	uint8_t flags;		/* HD_HTTP_F_* */
+	uint8_t route_mask; /* routes whose path still matches */
+	uint8_t name_len;   /* bytes of the current header name seen */
+	uint8_t name_mask;  /* which watched header names still match */
+	uint8_t value_len;  /* bytes of a watched header value seen */
+	uint8_t flags;	    /* HD_HTTP_F_* */
 	uint8_t host_count;
-	uint8_t error_kind;	/* enum hd_resp_kind to answer an error with */
-	uint8_t route;		/* matched route, or HD_ROUTE_NONE */
-	uint8_t last_byte;	/* last byte of the previous feed */
+	uint8_t error_kind;    /* enum hd_resp_kind to answer an error with */
+	uint8_t route;	       /* matched route, or HD_ROUTE_NONE */
+	uint8_t last_nonblank; /* last non-blank byte of earlier feeds */
 	uint64_t body_bytes;
 };
 

@@ -43,8 +43,9 @@ struct hd_poller_ops {
 
 struct hd_poller {
 	const struct hd_poller_ops *ops;
-	bool edge;	     /* edge-triggered (epoll only) */
-	uint64_t ctl_calls;  /* epoll_ctl calls, or set changes for poll/select */
+	bool edge; /* edge-triggered (epoll only) */
+	uint64_t
+		ctl_calls; /* epoll_ctl calls, or set changes for poll/select */
 	uint64_t wait_calls; /* epoll_wait / poll / select calls */
 	uint64_t events;     /* events delivered */
 	uint64_t refused;    /* fds a backend could not take (select) */

@@ -1,0 +1,282 @@
+/* harness.c — start and stop the real server; a tiny HTTP/1.1 client. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *server_binary(void)
+{
+	const char *bin = getenv("HELLOD_BIN");
+	return bin ? bin : "build/hellod";
+}
+
+static int split_args(char *copy, char **argv, int max)
+{
+	int n = 0;
+	for (char *tok = strtok(copy, " "); tok && n < max;
+	     tok = strtok(NULL, " "))
+		argv[n++] = tok;
+	return n;
+}
+
+/* Reads the server's stderr until the banner line names the port. */
+static void wait_for_banner(struct test_server *s)
+{
+	size_t len = 0;
+	long long deadline = now_ms() + 5000;
+	while (now_ms() < deadline && len < sizeof(s->banner) - 1) {
+		struct pollfd pfd = {.fd = s->stderr_fd, .events = POLLIN};
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(s->stderr_fd, s->banner + len,
+				 sizeof(s->banner) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		s->banner[len] = '\0';
+		const char *at = strstr(s->banner, "listening on 127.0.0.1:");
+		if (at && strchr(at, '\n')) {
+			s->port = atoi(at + strlen("listening on 127.0.0.1:"));
+			return;
+		}
+	}
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	ck_abort_msg("hellod did not start: '%s'", s->banner);
+}
+
+void server_start(struct test_server *s, const char *args)
+{
+	char copy[512] = "";
+	char *argv[40] = {(char *)server_binary(), "-l", "127.0.0.1:0"};
+	int argc = 3;
+	if (args)
+		snprintf(copy, sizeof(copy), "%s", args);
+	argc += split_args(copy, argv + argc, 35);
+	const char *mode = getenv("HELLOD_TEST_MODE_ARGS");
+	char mode_copy[256] = "";
+	if (mode) {
+		snprintf(mode_copy, sizeof(mode_copy), "%s", mode);
+		argc += split_args(mode_copy, argv + argc, 39 - argc);
+	}
+	argv[argc] = NULL;
+	int pipefd[2];
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	memset(s, 0, sizeof(*s));
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	s->stderr_fd = pipefd[0];
+	wait_for_banner(s);
+}
+
+int server_stop(struct test_server *s, int timeout_ms)
+{
+	int status = -1;
+	kill(s->pid, SIGTERM);
+	long long deadline = now_ms() + timeout_ms;
+	while (now_ms() < deadline) {
+		pid_t r = waitpid(s->pid, &status, WNOHANG);
+		if (r == s->pid) {
+			close(s->stderr_fd);
+			return WIFEXITED(status) ? WEXITSTATUS(status)
+						 : 128 + WTERMSIG(status);
+		}
+		usleep(10 * 1000);
+	}
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	close(s->stderr_fd);
+	return -1;
+}
+
+int connect_port(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+		      "connect: %s", strerror(errno));
+	return fd;
+}
+
+void send_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void send_str(int fd, const char *s)
+{
+	send_all(fd, s, strlen(s));
+}
+
+void reader_init(struct reader *r, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+}
+
+void reader_free(struct reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->len = r->cap = 0;
+}
+
+int client_open(struct reader *r, int port)
+{
+	int fd = connect_port(port);
+	reader_init(r, fd);
+	return fd;
+}
+
+void client_close(struct reader *r)
+{
+	close(r->fd);
+	reader_free(r);
+}
+
+/* Reads more bytes into r within the deadline. 1: got some, 0: EOF,
+ * -1: timeout or error. */
+static int fill(struct reader *r, long long deadline)
+{
+	if (r->cap - r->len < 65536) {
+		r->cap = r->cap ? r->cap * 2 : 131072;
+		r->buf = realloc(r->buf, r->cap);
+		ck_assert_ptr_nonnull(r->buf);
+	}
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+		int pr = poll(&pfd, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return -1;
+		ssize_t n = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == ECONNRESET ? 0 : -1;
+		r->len += (size_t)n;
+		return n > 0;
+	}
+}
+
+const char *header_value(const struct response *resp, const char *name,
+			 char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	for (const char *line = strstr(resp->head, "\r\n"); line;
+	     line = strstr(line + 2, "\r\n")) {
+		const char *start = line + 2;
+		if (strncasecmp(start, name, nlen) == 0 && start[nlen] == ':') {
+			const char *v = start + nlen + 1;
+			while (*v == ' ')
+				v++;
+			size_t vlen = strcspn(v, "\r");
+			if (vlen >= outlen)
+				vlen = outlen - 1;
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return out;
+		}
+	}
+	return NULL;
+}
+
+/* Parses one complete response at the front of r->buf, if there is one. */
+static bool take_response(struct reader *r, struct response *resp)
+{
+	char *end = r->len ? memmem(r->buf, r->len, "\r\n\r\n", 4) : NULL;
+	if (!end)
+		return false;
+	size_t head_len = (size_t)(end - r->buf) + 4;
+	ck_assert_uint_lt(head_len, sizeof(resp->head));
+	memcpy(resp->head, r->buf, head_len);
+	resp->head[head_len] = '\0';
+	char value[64];
+	size_t body_len = 0;
+	if (header_value(resp, "Content-Length", value, sizeof(value)))
+		body_len = strtoul(value, NULL, 10);
+	/* A HEAD response says Content-Length but carries no body. */
+	if (r->head || strncmp(resp->head, "HTTP/1.1 100", 12) == 0)
+		body_len = 0;
+	if (r->len < head_len + body_len)
+		return false;
+	resp->status = atoi(resp->head + 9);
+	resp->body = malloc(body_len + 1);
+	memcpy(resp->body, r->buf + head_len, body_len);
+	resp->body[body_len] = '\0';
+	resp->body_len = body_len;
+	memmove(r->buf, r->buf + head_len + body_len,
+		r->len - head_len - body_len);
+	r->len -= head_len + body_len;
+	return true;
+}
+
+bool read_response(struct reader *r, struct response *resp, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	memset(resp, 0, sizeof(*resp));
+	while (!take_response(r, resp))
+		if (fill(r, deadline) <= 0)
+			return false;
+	return true;
+}
+
+void response_free(struct response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+}
+
+bool peer_closed(struct reader *r, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	for (;;) {
+		int got = fill(r, deadline);
+		if (got == 0)
+			return true;
+		if (got < 0)
+			return false;
+	}
+}

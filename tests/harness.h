@@ -1,0 +1,63 @@
+/* harness.h — helpers for integration tests: run the real build/hellod on
+ * an ephemeral loopback port and talk to it over raw sockets. */
+#ifndef HELLOD_TESTS_HARNESS_H
+#define HELLOD_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct test_server {
+	pid_t pid;
+	int port;
+	int stderr_fd; /* the server's stderr, for tests that read it */
+	char banner[512];
+};
+
+/* Starts HELLOD_BIN with "-l 127.0.0.1:0" plus the words of `args`
+ * (space-separated, may be NULL) and waits for its banner. Fails the test
+ * (ck_abort) when it does not start within 5 s. */
+void server_start(struct test_server *s, const char *args);
+/* SIGTERM, then waits up to timeout_ms; returns the exit status, or -1
+ * when it had to be killed. */
+int server_stop(struct test_server *s, int timeout_ms);
+
+/* A blocking TCP connection to 127.0.0.1:port with a receive timeout. */
+int connect_port(int port);
+void send_all(int fd, const void *data, size_t len);
+void send_str(int fd, const char *s);
+
+struct response {
+	int status;
+	char head[4096]; /* status line and headers, NUL-terminated */
+	char *body;	 /* heap, body_len bytes + NUL */
+	size_t body_len;
+};
+
+/* Reads one response (Content-Length framed) within timeout_ms. Returns
+ * false on timeout, EOF or a malformed response. Responses of one
+ * connection must be read with the same reader. */
+struct reader {
+	int fd;
+	bool head; /* responses answer HEAD: no body despite Content-Length */
+	char *buf;
+	size_t len, cap;
+};
+void reader_init(struct reader *r, int fd);
+void reader_free(struct reader *r);
+/* connect_port + reader_init; returns the fd. client_close undoes both. */
+int client_open(struct reader *r, int port);
+void client_close(struct reader *r);
+bool read_response(struct reader *r, struct response *resp, int timeout_ms);
+void response_free(struct response *resp);
+/* Case-insensitive: the value of header `name` in resp->head, or NULL. */
+const char *header_value(const struct response *resp, const char *name,
+			 char *out, size_t outlen);
+/* True when the peer closed (EOF or reset) within timeout_ms, after any
+ * buffered bytes in the reader. */
+bool peer_closed(struct reader *r, int timeout_ms);
+
+/* Milliseconds on a monotonic clock. */
+long long now_ms(void);
+
+#endif

@@ -1,0 +1,363 @@
+/* test_http.c — the HTTP layer (src/http.c) fed bytes directly: whole,
+ * split at every byte, pipelined, malformed. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hellod/http.h"
+#include "suites.h"
+
+static const char date[] = "Sun, 06 Nov 1994 08:49:37 GMT";
+static struct hd_config cfg;
+static struct hd_responses rs;
+static struct hd_http_ctx ctx;
+static struct hd_http http;
+static struct hd_buf out;
+
+static void setup(void)
+{
+	ck_assert_int_eq(hd_config_defaults(&cfg), 0);
+	ck_assert_int_eq(hd_responses_init(&rs, &cfg, date), 0);
+	hd_http_ctx_init(&ctx, &cfg, &rs);
+	hd_http_init(&http);
+	memset(&out, 0, sizeof(out));
+}
+
+static void teardown(void)
+{
+	hd_buf_free(&out);
+	hd_responses_free(&rs);
+	hd_config_free(&cfg);
+}
+
+static const struct hd_response *resp(enum hd_resp_kind k, enum hd_conn_mode m)
+{
+	return hd_responses_get(&rs, k, m);
+}
+
+/* Feeds everything (as a loop would, re-feeding after FULL). */
+static enum hd_feed_status feed(const char *data, size_t len)
+{
+	enum hd_feed_status st;
+	size_t used;
+	do {
+		st = hd_http_feed(&http, &ctx, data, len, &out, (size_t)-1,
+				  &used);
+		data += used;
+		len -= used;
+	} while (st == HD_FEED_FULL && len);
+	return st;
+}
+
+static enum hd_feed_status feed_str(const char *s)
+{
+	return feed(s, strlen(s));
+}
+
+/* Asserts out holds exactly these responses, in order. */
+static void expect_out(const struct hd_response *const *list, int n,
+		       const bool *head_only)
+{
+	size_t off = 0;
+	for (int i = 0; i < n; i++) {
+		size_t len = head_only && head_only[i] ? list[i]->head_len
+						       : list[i]->total_len;
+		ck_assert_uint_ge(out.len, off + len);
+		ck_assert_msg(memcmp(out.data + off, list[i]->bytes, len) == 0,
+			      "response %d differs: got '%.*s'", i,
+			      (int)(out.len - off), out.data + off);
+		off += len;
+	}
+	ck_assert_msg(off == out.len, "extra output: '%.*s'",
+		      (int)(out.len - off), out.data + off);
+}
+
+static const char get_root[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+START_TEST(answers_a_whole_request)
+{
+	ck_assert_int_eq(feed_str(get_root), HD_FEED_MORE);
+	const struct hd_response *r = resp(HD_RESP_MAIN, HD_MODE_KEEP);
+	expect_out(&r, 1, NULL);
+	ck_assert_uint_eq(ctx.requests, 1);
+	ck_assert(hd_http_is_idle(&http));
+}
+END_TEST
+
+/* The request split in two at every byte position gives the same answer,
+ * and none before the last byte. */
+START_TEST(answers_a_request_split_anywhere)
+{
+	const char *req = "POST /?q=1 HTTP/1.1\r\nHost: example\r\n"
+			  "Expect: 100-continue\r\nContent-Length: 5\r\n"
+			  "X-Long-Header-Name: some value here\r\n\r\nhello";
+	size_t len = strlen(req);
+	for (size_t cut = 0; cut <= len; cut++) {
+		hd_http_init(&http);
+		out.len = 0;
+		ck_assert_int_eq(feed(req, cut), HD_FEED_MORE);
+		ck_assert_int_eq(feed(req + cut, len - cut), HD_FEED_MORE);
+		const char *cont = HD_CONTINUE_100;
+		ck_assert_msg(out.len > strlen(cont) &&
+				      !memcmp(out.data, cont, strlen(cont)),
+			      "cut %zu: no 100 Continue first", cut);
+		const struct hd_response *r = resp(HD_RESP_MAIN, HD_MODE_KEEP);
+		ck_assert_uint_eq(out.len, strlen(cont) + r->total_len);
+		ck_assert_int_eq(
+			memcmp(out.data + strlen(cont), r->bytes, r->total_len),
+			0);
+	}
+}
+END_TEST
+
+START_TEST(byte_at_a_time)
+{
+	for (const char *p = get_root; *p; p++) {
+		ck_assert_uint_eq(out.len, 0);
+		ck_assert_int_eq(feed(p, 1), HD_FEED_MORE);
+	}
+	const struct hd_response *r = resp(HD_RESP_MAIN, HD_MODE_KEEP);
+	expect_out(&r, 1, NULL);
+}
+END_TEST
+
+START_TEST(pipelined_requests_answered_in_order)
+{
+	const char *reqs =
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+		"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+		"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+		"POST / HTTP/1.1\r\nHost: x\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		"GET /?a=b HTTP/1.1\r\nHost: x\r\n\r\n";
+	ck_assert_int_eq(feed_str(reqs), HD_FEED_MORE);
+	const struct hd_response *main_r = resp(HD_RESP_MAIN, HD_MODE_KEEP);
+	const struct hd_response *list[] = {
+		main_r, resp(HD_RESP_NOT_FOUND, HD_MODE_KEEP),
+		main_r, main_r,
+		main_r, main_r,
+	};
+	const bool head[] = {false, false, true, false, false, false};
+	expect_out(list, 6, head);
+	ck_assert_uint_eq(ctx.requests, 6);
+}
+END_TEST
+
+START_TEST(stops_at_out_limit_and_resumes)
+{
+	char reqs[10 * sizeof(get_root)] = "";
+	for (int i = 0; i < 10; i++)
+		strcat(reqs, get_root);
+	const struct hd_response *r = resp(HD_RESP_MAIN, HD_MODE_KEEP);
+	size_t used, len = strlen(reqs);
+	enum hd_feed_status st = hd_http_feed(&http, &ctx, reqs, len, &out,
+					      2 * r->total_len, &used);
+	ck_assert_int_eq(st, HD_FEED_FULL);
+	ck_assert_uint_eq(used, 2 * strlen(get_root));
+	ck_assert_uint_eq(out.len, 2 * r->total_len);
+	ck_assert_int_eq(feed(reqs + used, len - used), HD_FEED_MORE);
+	ck_assert_uint_eq(out.len, 10 * r->total_len);
+}
+END_TEST
+
+START_TEST(http10_keep_alive_and_close)
+{
+	ck_assert_int_eq(
+		feed_str("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+		HD_FEED_MORE);
+	ck_assert_int_eq(
+		feed_str("GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n"),
+		HD_FEED_CLOSE);
+	const struct hd_response *list[] = {
+		resp(HD_RESP_MAIN, HD_MODE_KEEP_10),
+		resp(HD_RESP_MAIN, HD_MODE_CLOSE),
+	};
+	expect_out(list, 2, NULL);
+}
+END_TEST
+
+START_TEST(connection_close_closes)
+{
+	ck_assert_int_eq(feed_str("GET / HTTP/1.1\r\nHost: x\r\n"
+				  "Connection: close\r\n\r\n" /* rest ignored */
+				  "GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+			 HD_FEED_CLOSE);
+	const struct hd_response *r = resp(HD_RESP_MAIN, HD_MODE_CLOSE);
+	expect_out(&r, 1, NULL);
+}
+END_TEST
+
+START_TEST(catch_all_answers_every_path)
+{
+	ctx.catch_all = true;
+	feed_str("GET /anything/at/all HTTP/1.1\r\nHost: x\r\n\r\n");
+	const struct hd_response *r = resp(HD_RESP_MAIN, HD_MODE_KEEP);
+	expect_out(&r, 1, NULL);
+}
+END_TEST
+
+START_TEST(paths_must_match_exactly)
+{
+	feed_str("GET // HTTP/1.1\r\nHost: x\r\n\r\n"
+		 "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+		 "GET /#frag HTTP/1.1\r\nHost: x\r\n\r\n");
+	const struct hd_response *nf = resp(HD_RESP_NOT_FOUND, HD_MODE_KEEP);
+	const struct hd_response *list[] = {nf, nf,
+					    resp(HD_RESP_MAIN, HD_MODE_KEEP)};
+	expect_out(list, 3, NULL);
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	const char *request;
+	enum hd_resp_kind kind;
+} malformed[] = {
+	{"garbage", "HELLO THERE\r\n\r\n", HD_RESP_BAD_REQUEST},
+	{"no host in 1.1", "GET / HTTP/1.1\r\n\r\n", HD_RESP_BAD_REQUEST},
+	{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"empty header name", "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"obs-fold after empty value",
+	 "GET / HTTP/1.1\r\nHost: a\r\nX:\r\n\tb\r\n\r\n", HD_RESP_BAD_REQUEST},
+	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", HD_RESP_VERSION},
+	{"HTTP/0.9", "GET /\r\n\r\n", HD_RESP_BAD_REQUEST},
+	{"bare CR", "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"CL and TE",
+	 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+	 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"two CLs",
+	 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+	 "Content-Length: 4\r\n\r\nabcd",
+	 HD_RESP_BAD_REQUEST},
+	{"bad CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3x\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"NUL in header", "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n",
+	 HD_RESP_BAD_REQUEST},
+	{"LF only", "GET / HTTP/1.1\nHost: a\n\n", HD_RESP_BAD_REQUEST},
+	{"body too large",
+	 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n",
+	 HD_RESP_TOO_LARGE},
+};
+
+START_TEST(malformed_gets_error_and_close)
+{
+	/* A good request first: its answer must still come out, then the
+	 * error, then nothing (the connection closes). */
+	char buf[512];
+	size_t glen = strlen(get_root);
+	memcpy(buf, get_root, glen);
+	/* NUL-containing requests are measured to their final CRLFCRLF. */
+	const char *req = malformed[_i].request;
+	size_t rlen = strlen(req);
+	if (!strcmp(malformed[_i].name, "NUL in header"))
+		rlen = sizeof("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n") - 1;
+	memcpy(buf + glen, req, rlen);
+	ck_assert_msg(feed(buf, glen + rlen) == HD_FEED_CLOSE, "%s",
+		      malformed[_i].name);
+	const struct hd_response *list[] = {
+		resp(HD_RESP_MAIN, HD_MODE_KEEP),
+		resp(malformed[_i].kind, HD_MODE_CLOSE),
+	};
+	expect_out(list, 2, NULL);
+	ck_assert_uint_eq(ctx.parse_errors, 1);
+}
+END_TEST
+
+/* Each malformed request split in two at every byte position still gets
+ * the same error: the checks must not depend on how bytes arrive. */
+START_TEST(malformed_split_anywhere)
+{
+	const char *req = malformed[_i].request;
+	size_t len = strlen(req);
+	if (!strcmp(malformed[_i].name, "NUL in header"))
+		len = sizeof("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n") - 1;
+	for (size_t cut = 0; cut <= len; cut++) {
+		hd_http_init(&http);
+		out.len = 0;
+		enum hd_feed_status st = feed(req, cut);
+		if (st != HD_FEED_CLOSE)
+			st = feed(req + cut, len - cut);
+		ck_assert_msg(st == HD_FEED_CLOSE, "%s, cut %zu",
+			      malformed[_i].name, cut);
+		const struct hd_response *r =
+			resp(malformed[_i].kind, HD_MODE_CLOSE);
+		expect_out(&r, 1, NULL);
+	}
+}
+END_TEST
+
+START_TEST(long_uri_gets_414)
+{
+	char *req = malloc(20000);
+	strcpy(req, "GET /");
+	memset(req + 5, 'a', 9000);
+	strcpy(req + 9005, " HTTP/1.1\r\nHost: a\r\n\r\n");
+	ck_assert_int_eq(feed_str(req), HD_FEED_CLOSE);
+	const struct hd_response *r = resp(HD_RESP_URI_TOO_LONG, HD_MODE_CLOSE);
+	expect_out(&r, 1, NULL);
+	free(req);
+}
+END_TEST
+
+START_TEST(huge_headers_get_431)
+{
+	char req[4096];
+	strcpy(req, "GET / HTTP/1.1\r\nHost: a\r\n");
+	feed_str(req);
+	enum hd_feed_status st = HD_FEED_MORE;
+	for (int i = 0; i < 200 && st == HD_FEED_MORE; i++)
+		st = feed_str("X-Filler: "
+			      "0123456789012345678901234567890123456789\r\n");
+	ck_assert_int_eq(st, HD_FEED_CLOSE);
+	const struct hd_response *r =
+		resp(HD_RESP_HEADERS_TOO_LARGE, HD_MODE_CLOSE);
+	expect_out(&r, 1, NULL);
+}
+END_TEST
+
+START_TEST(upgrade_is_answered_then_closed)
+{
+	ck_assert_int_eq(
+		feed_str("GET / HTTP/1.1\r\nHost: a\r\n"
+			 "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+			 "\x81\x05hello"),
+		HD_FEED_CLOSE);
+	const struct hd_response *r = resp(HD_RESP_MAIN, HD_MODE_CLOSE);
+	expect_out(&r, 1, NULL);
+}
+END_TEST
+
+Suite *http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, answers_a_whole_request);
+	tcase_add_test(tc, answers_a_request_split_anywhere);
+	tcase_add_test(tc, byte_at_a_time);
+	tcase_add_test(tc, pipelined_requests_answered_in_order);
+	tcase_add_test(tc, stops_at_out_limit_and_resumes);
+	tcase_add_test(tc, http10_keep_alive_and_close);
+	tcase_add_test(tc, connection_close_closes);
+	tcase_add_test(tc, catch_all_answers_every_path);
+	tcase_add_test(tc, paths_must_match_exactly);
+	tcase_add_loop_test(tc, malformed_gets_error_and_close, 0,
+			    sizeof(malformed) / sizeof(malformed[0]));
+	tcase_add_loop_test(tc, malformed_split_anywhere, 0,
+			    sizeof(malformed) / sizeof(malformed[0]));
+	tcase_add_test(tc, long_uri_gets_414);
+	tcase_add_test(tc, huge_headers_get_431);
+	tcase_add_test(tc, upgrade_is_answered_then_closed);
+	suite_add_tcase(s, tc);
+	return s;
+}
