@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_BODY "Hello, World!"
 
@@ -40,6 +41,10 @@ int hd_config_defaults(struct hd_config *cfg)
 	strcpy(cfg->server_name, "hellod");
 	cfg->catch_all = false;
 	cfg->max_pending_output = 1024 * 1024;
+	strcpy(cfg->health_path, "/health");
+	strcpy(cfg->metrics_path, "/metrics");
+	cfg->drain_grace_ms = 5000;
+	cfg->drain_timeout_ms = 15000;
 	return 0;
 }
 
@@ -47,6 +52,8 @@ void hd_config_free(struct hd_config *cfg)
 {
 	free(cfg->body);
 	cfg->body = NULL;
+	free(cfg->extra_headers);
+	cfg->extra_headers = NULL;
 }
 
 const char *hd_trigger_name(enum hd_trigger trigger)
@@ -64,8 +71,7 @@ const char *hd_poller_name(enum hd_poller_kind kind)
 	return "?";
 }
 
-/* ---- value parsers --------------------------------------------------------
- */
+/* ---- value parsers ---- */
 
 static int parse_long(const char *value, long min, long max, long *out)
 {
@@ -136,11 +142,39 @@ static bool is_header_safe(const char *value)
 	return true;
 }
 
-/* ---- setters --------------------------------------------------------------
- */
+/* ---- setters ---- */
 
+static int parse_listen_addr(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen);
+
+/* "ADDR:PORT" optionally followed by " proxy_protocol". */
 int hd_config_set_listen(struct hd_config *cfg, const char *value, char *err,
 			 size_t errlen)
+{
+	char addr[96];
+	const char *option = value + strcspn(value, " \t");
+	size_t addrlen = (size_t)(option - value);
+	if (addrlen >= sizeof(addr))
+		return fail(err, errlen, "address too long: '%s'", value);
+	memcpy(addr, value, addrlen);
+	addr[addrlen] = '\0';
+	option += strspn(option, " \t");
+	bool proxy = false;
+	if (!strcmp(option, "proxy_protocol"))
+		proxy = true;
+	else if (*option)
+		return fail(err, errlen,
+			    "unknown listen option '%s' (known: "
+			    "proxy_protocol)",
+			    option);
+	if (parse_listen_addr(cfg, addr, err, errlen))
+		return -1;
+	cfg->listen[cfg->listen_count - 1].proxy_protocol = proxy;
+	return 0;
+}
+
+static int parse_listen_addr(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen)
 {
 	struct hd_listen_spec spec = {0};
 	const char *colon;
@@ -328,8 +362,191 @@ static int set_max_pending_output(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
-/* ---- the file -------------------------------------------------------------
- */
+/* Durations: a number with ms, s or m (a bare number is seconds). */
+static int parse_duration_ms(const char *value, unsigned max_ms, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)value[0]))
+		return -1;
+	unsigned long long n = strtoull(value, &end, 10);
+	unsigned long long scale = 1000;
+	if (errno || n > 1000000)
+		return -1;
+	if (!strcmp(end, "ms"))
+		scale = 1;
+	else if (!strcmp(end, "m"))
+		scale = 60000;
+	else if (*end && strcmp(end, "s"))
+		return -1;
+	if (n * scale > max_ms)
+		return -1;
+	*out = (unsigned)(n * scale);
+	return 0;
+}
+
+/* A route path: "off", or an absolute path without blanks or controls. */
+static int set_path(char *dst, const char *value, char *err, size_t errlen)
+{
+	if (!strcmp(value, "off")) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (value[0] != '/' || strlen(value) >= HD_PATH_MAX)
+		return fail(err, errlen,
+			    "expected 'off' or a path starting with '/' "
+			    "(under %d bytes), got '%s'",
+			    HD_PATH_MAX, value);
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+			return fail(err, errlen,
+				    "path '%s' has a blank, control, '?' or "
+				    "'#'",
+				    value);
+	strcpy(dst, value);
+	return 0;
+}
+
+static int set_health_path(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_path(cfg->health_path, value, err, errlen);
+}
+
+static int set_metrics_path(struct hd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	return set_path(cfg->metrics_path, value, err, errlen);
+}
+
+static int set_echo_path(struct hd_config *cfg, const char *value, char *err,
+			 size_t errlen)
+{
+	return set_path(cfg->echo_path, value, err, errlen);
+}
+
+#define DURATION_HELP "expected a duration like 500ms, 5s or 2m (max 1h), got"
+
+static int set_drain_grace(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	if (parse_duration_ms(value, 3600 * 1000, &cfg->drain_grace_ms))
+		return fail(err, errlen, DURATION_HELP " '%s'", value);
+	return 0;
+}
+
+static int set_drain_timeout(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen)
+{
+	if (parse_duration_ms(value, 3600 * 1000, &cfg->drain_timeout_ms))
+		return fail(err, errlen, DURATION_HELP " '%s'", value);
+	return 0;
+}
+
+static int set_access_log(struct hd_config *cfg, const char *value, char *err,
+			  size_t errlen)
+{
+	if (!strcmp(value, "off")) {
+		cfg->access_log[0] = '\0';
+		return 0;
+	}
+	if (strlen(value) >= sizeof(cfg->access_log))
+		return fail(err, errlen, "path too long");
+	strcpy(cfg->access_log, value);
+	return 0;
+}
+
+static int set_access_log_format(struct hd_config *cfg, const char *value,
+				 char *err, size_t errlen)
+{
+	if (!strcmp(value, "common"))
+		cfg->access_log_format = HD_LOG_COMMON;
+	else if (!strcmp(value, "json"))
+		cfg->access_log_format = HD_LOG_JSON;
+	else
+		return fail(err, errlen,
+			    "expected 'common' or 'json', got '%s'", value);
+	return 0;
+}
+
+static bool is_token_char(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Header names hellod writes itself cannot be set again. */
+static bool is_reserved_header(const char *name, size_t len)
+{
+	static const char *const reserved[] = {
+		"server",	  "date",	"content-type",
+		"content-length", "connection", "transfer-encoding"};
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strlen(reserved[i]) == len &&
+		    !strncasecmp(reserved[i], name, len))
+			return true;
+	return false;
+}
+
+/* "NAME VALUE": appended to every response as "NAME: VALUE". */
+static int set_header(struct hd_config *cfg, const char *value, char *err,
+		      size_t errlen)
+{
+	size_t name_len = strcspn(value, " \t");
+	const char *hvalue = value + name_len + strspn(value + name_len, " \t");
+	if (name_len == 0 || *hvalue == '\0')
+		return fail(err, errlen, "expected NAME VALUE, got '%s'",
+			    value);
+	for (size_t i = 0; i < name_len; i++)
+		if (!is_token_char((unsigned char)value[i]))
+			return fail(err, errlen, "'%.*s' is not a header name",
+				    (int)name_len, value);
+	if (is_reserved_header(value, name_len))
+		return fail(err, errlen,
+			    "'%.*s' is set by hellod itself (use "
+			    "content_type or server_name)",
+			    (int)name_len, value);
+	if (!is_header_safe(hvalue))
+		return fail(err, errlen, "control characters are not allowed");
+	size_t add = name_len + 2 + strlen(hvalue) + 2;
+	if (cfg->extra_headers_len + add > 4096)
+		return fail(err, errlen, "extra headers exceed 4 KiB");
+	char *grown =
+		realloc(cfg->extra_headers, cfg->extra_headers_len + add + 1);
+	if (!grown)
+		return fail(err, errlen, "out of memory");
+	snprintf(grown + cfg->extra_headers_len, add + 1, "%.*s: %s\r\n",
+		 (int)name_len, value, hvalue);
+	cfg->extra_headers = grown;
+	cfg->extra_headers_len += add;
+	return 0;
+}
+
+/* The body comes from a file, read once at load time. */
+static int set_body_file(struct hd_config *cfg, const char *value, char *err,
+			 size_t errlen)
+{
+	enum { MAX_BODY_FILE = 1 << 20 };
+	FILE *f = fopen(value, "rb");
+	if (!f)
+		return fail(err, errlen, "cannot open '%s': %s", value,
+			    strerror(errno));
+	char *body = malloc(MAX_BODY_FILE + 1);
+	size_t n = body ? fread(body, 1, MAX_BODY_FILE + 1, f) : 0;
+	bool bad = !body || ferror(f) || n > MAX_BODY_FILE;
+	fclose(f);
+	if (bad) {
+		free(body);
+		return fail(err, errlen, "'%s': unreadable or over 1 MiB",
+			    value);
+	}
+	free(cfg->body);
+	cfg->body = body;
+	cfg->body_len = n;
+	return 0;
+}
+
+/* ---- the file ---- */
 
 typedef int (*setter_fn)(struct hd_config *, const char *, char *, size_t);
 
@@ -348,6 +565,15 @@ static const struct {
 	{"catch_all", set_catch_all},
 	{"max_pending_output", set_max_pending_output},
 	{"stats", set_stats},
+	{"health_path", set_health_path},
+	{"metrics_path", set_metrics_path},
+	{"echo_path", set_echo_path},
+	{"drain_grace", set_drain_grace},
+	{"drain_timeout", set_drain_timeout},
+	{"access_log", set_access_log},
+	{"access_log_format", set_access_log_format},
+	{"header", set_header},
+	{"body_file", set_body_file},
 };
 
 static setter_fn find_setter(const char *key)
@@ -489,5 +715,18 @@ int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->listen_count == 0)
 		return fail(err, errlen, "no listen address");
+	if (cfg->drain_timeout_ms < cfg->drain_grace_ms)
+		return fail(err, errlen,
+			    "drain_timeout (%ums) is shorter than drain_grace "
+			    "(%ums)",
+			    cfg->drain_timeout_ms, cfg->drain_grace_ms);
+	const char *paths[] = {cfg->health_path, cfg->metrics_path,
+			       cfg->echo_path};
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (paths[i][0] && !strcmp(paths[i], paths[j]))
+				return fail(err, errlen,
+					    "path '%s' is used by two routes",
+					    paths[i]);
 	return 0;
 }

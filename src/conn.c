@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hellod/proxy_protocol.h"
 #include "hellod/worker.h"
 
 /* Output gathered for one connection is written once it reaches this
@@ -64,6 +65,7 @@ void hd_conn_close(struct hd_worker *w, struct hd_conn *c)
 	hd_poller_forget(w->poller, c->fd);
 	close(c->fd);
 	conn_unlink(w, c);
+	hd_http_release(&c->http);
 	hd_chunk_free(&c->out);
 	hd_chunk_free(&c->in);
 	free(c);
@@ -71,8 +73,13 @@ void hd_conn_close(struct hd_worker *w, struct hd_conn *c)
 	w->stats.closed++;
 }
 
-/* ---- writing --------------------------------------------------------------
- */
+bool hd_conn_is_idle(const struct hd_conn *c)
+{
+	return !c->out && !c->in && !(c->flags & HD_CONN_F_PROXY) &&
+	       hd_http_is_idle(&c->http);
+}
+
+/* ---- writing ---- */
 
 /* Sends what it can. Returns bytes taken (0 when the socket is full, which
  * also sets WBLOCKED), or -1 on a fatal error. */
@@ -134,13 +141,51 @@ static void flush(struct hd_worker *w, struct hd_conn *c)
 	scratch->len = 0;
 }
 
-/* ---- reading --------------------------------------------------------------
- */
+/* ---- reading ---- */
 
 static bool stop_reading(const struct hd_conn *c)
 {
 	return c->flags & (HD_CONN_F_CLOSING | HD_CONN_F_DEAD |
 			   HD_CONN_F_BLOCKED | HD_CONN_F_PEER_DONE);
+}
+
+static void consume_input(struct hd_worker *w, struct hd_conn *c,
+			  const char *data, size_t len);
+
+/* A PROXY listener's connection: the header comes before any HTTP, maybe
+ * in pieces, which wait in c->in (bounded by HD_PROXY_MAX). Returns true
+ * when *data and *len now point at the HTTP bytes after it. */
+static bool take_proxy_header(struct hd_worker *w, struct hd_conn *c,
+			      const char **data, size_t *len)
+{
+	if (c->in && hd_chunk_append(&c->in, *data, *len)) {
+		c->flags |= HD_CONN_F_DEAD;
+		return false;
+	}
+	const char *text = c->in ? c->in->data + c->in->off : *data;
+	size_t text_len = c->in ? hd_chunk_pending(c->in) : *len;
+	int n = hd_proxy_parse(text, text_len, &c->peer);
+	if (n == HD_PROXY_NEED_MORE) {
+		if (!c->in && hd_chunk_append(&c->in, *data, *len))
+			c->flags |= HD_CONN_F_DEAD;
+		return false;
+	}
+	if (n < 0) {
+		w->stats.proxy_errors++;
+		c->flags |= HD_CONN_F_DEAD;
+		return false;
+	}
+	c->flags &= (uint16_t)~HD_CONN_F_PROXY;
+	if (!c->in) {
+		*data += n;
+		*len -= (size_t)n;
+		return true;
+	}
+	struct hd_chunk *parked = c->in;
+	c->in = NULL;
+	consume_input(w, c, text + n, text_len - (size_t)n);
+	free(parked);
+	return false;
 }
 
 /* Feeds bytes to the HTTP layer, writing whenever a scratch-full of
@@ -149,6 +194,10 @@ static bool stop_reading(const struct hd_conn *c)
 static void consume_input(struct hd_worker *w, struct hd_conn *c,
 			  const char *data, size_t len)
 {
+	if ((c->flags & HD_CONN_F_PROXY) &&
+	    !take_proxy_header(w, c, &data, &len))
+		return;
+	w->http.peer = &c->peer;
 	while (len > 0) {
 		size_t used;
 		enum hd_feed_status st =
@@ -227,8 +276,7 @@ static void unblock(struct hd_worker *w, struct hd_conn *c)
 		flush(w, c);
 }
 
-/* ---- after each event -----------------------------------------------------
- */
+/* ---- after each event ---- */
 
 /* Level-triggered only: watch for writability while output waits, and
  * stop watching readability while reading is paused, or the poller would
@@ -258,6 +306,10 @@ static bool settle(struct hd_worker *w, struct hd_conn *c)
 		done = true;
 	if (!c->out && !c->in && (c->flags & HD_CONN_F_PEER_DONE) &&
 	    !(c->flags & HD_CONN_F_UNREAD))
+		done = true;
+	/* Draining: a connection closes as soon as it is between requests
+	 * with nothing left to write. */
+	if (w->http.force_close && hd_conn_is_idle(c))
 		done = true;
 	if (!done)
 		update_interest(w, c);

@@ -9,6 +9,8 @@
  */
 #include "hellod/http.h"
 
+#include "hellod/answer.h"
+
 #include <assert.h>
 #include <string.h>
 
@@ -54,8 +56,32 @@ static char lower(char c)
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
-/* ---- callbacks ------------------------------------------------------------
- */
+/* ---- capture: the request text echo and the access log need ---- */
+
+static bool is_echo(const struct hd_http *http, const struct hd_http_ctx *ctx)
+{
+	return http->route != HD_ROUTE_NONE &&
+	       ctx->routes[http->route].kind == HD_ROUTE_ECHO;
+}
+
+/* Keeps request bytes while the echo route still matches, or always when
+ * access logging is on. Bounded by max_capture (413 beyond). */
+static int capture(struct hd_http *http, const struct hd_http_ctx *ctx,
+		   const char *at, size_t len)
+{
+	if (hd_chunk_pending(http->capture) + len > ctx->max_capture)
+		return reject(http, HD_RESP_TOO_LARGE);
+	return hd_chunk_append(&http->capture, at, len) ? -1 : 0;
+}
+
+static int capture_if_echo(struct hd_http *http, llhttp_t *parser,
+			   const char *at, size_t len)
+{
+	const struct hd_http_ctx *ctx = run_of(parser)->ctx;
+	return is_echo(http, ctx) ? capture(http, ctx, at, len) : 0;
+}
+
+/* ---- callbacks ---- */
 
 static int on_message_begin(llhttp_t *parser)
 {
@@ -79,6 +105,13 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 	struct hd_http *http = http_of(parser);
 	struct hd_http_ctx *ctx = run_of(parser)->ctx;
 	http->header_bytes += (uint32_t)len;
+	if (http->header_bytes > ctx->max_url)
+		return reject(http, HD_RESP_URI_TOO_LONG);
+	/* Decided before this span narrows the routes: if echo matches in
+	 * the end, every span of its target was kept. */
+	if ((ctx->log_requests || (http->route_mask & ctx->echo_mask)) &&
+	    capture(http, ctx, at, len))
+		return -1;
 	for (size_t i = 0; i < len && !(http->flags & HD_HTTP_F_IN_QUERY);
 	     i++) {
 		char c = at[i];
@@ -94,8 +127,6 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 		}
 		http->url_len++;
 	}
-	if (http->header_bytes > ctx->max_url)
-		return reject(http, HD_RESP_URI_TOO_LONG);
 	return 0;
 }
 
@@ -109,6 +140,10 @@ static int on_url_complete(llhttp_t *parser)
 			http->route = (uint8_t)r;
 			break;
 		}
+	/* The target ends with a line feed; echo appends headers after. */
+	if (ctx->log_requests || is_echo(http, ctx))
+		return capture(http, ctx, "\n", 1);
+	hd_chunk_free(&http->capture);
 	return 0;
 }
 
@@ -135,7 +170,8 @@ static int count_header_bytes(struct hd_http *http, struct hd_http_ctx *ctx,
 static int on_header_field(llhttp_t *parser, const char *at, size_t len)
 {
 	struct hd_http *http = http_of(parser);
-	if (count_header_bytes(http, run_of(parser)->ctx, len))
+	if (count_header_bytes(http, run_of(parser)->ctx, len) ||
+	    capture_if_echo(http, parser, at, len))
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		char c = lower(at[i]);
@@ -170,7 +206,7 @@ static int on_header_field_complete(llhttp_t *parser)
 	if (http->name_mask & NAME_EXPECT)
 		http->flags |= HD_HTTP_F_EXPECT_OK;
 	http->value_len = 0;
-	return 0;
+	return capture_if_echo(http, parser, ": ", 2);
 }
 
 static bool is_blank(char c)
@@ -199,6 +235,8 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 	 * 5.2 lets a server reject. */
 	if (len > 0 && byte_before_blanks(run_of(parser), http, at) == '\n')
 		return reject(http, HD_RESP_BAD_REQUEST);
+	if (capture_if_echo(http, parser, at, len))
+		return -1;
 	if (!(http->name_mask & NAME_EXPECT))
 		return 0;
 	for (size_t i = 0; i < len; i++) {
@@ -221,7 +259,7 @@ static int on_header_value_complete(llhttp_t *parser)
 	http->flags &= (uint8_t)~HD_HTTP_F_EXPECT_OK;
 	http->name_len = 0;
 	http->name_mask = NAME_ALL;
-	return 0;
+	return capture_if_echo(http, parser, "\n", 1);
 }
 
 static bool expects_body(const llhttp_t *parser)
@@ -242,6 +280,8 @@ static int on_headers_complete(llhttp_t *parser)
 	if ((parser->flags & F_CONTENT_LENGTH) &&
 	    parser->content_length > run->ctx->max_body)
 		return reject(http, HD_RESP_TOO_LARGE);
+	if (capture_if_echo(http, parser, "\n", 1))
+		return -1;
 	/* The client waits for "100 Continue" before it sends the body; the
 	 * final response follows once the body is read. */
 	if ((http->flags & HD_HTTP_F_EXPECT_100) && expects_body(parser) &&
@@ -255,11 +295,10 @@ static int on_headers_complete(llhttp_t *parser)
 static int on_body(llhttp_t *parser, const char *at, size_t len)
 {
 	struct hd_http *http = http_of(parser);
-	(void)at;
 	http->body_bytes += len;
 	if (http->body_bytes > run_of(parser)->ctx->max_body)
 		return reject(http, HD_RESP_TOO_LARGE);
-	return 0;
+	return capture_if_echo(http, parser, at, len);
 }
 
 static enum hd_conn_mode response_mode(llhttp_t *parser,
@@ -273,35 +312,15 @@ static enum hd_conn_mode response_mode(llhttp_t *parser,
 	return parser->http_minor == 0 ? HD_MODE_KEEP_10 : HD_MODE_KEEP;
 }
 
-static enum hd_resp_kind response_kind(const struct hd_http *http,
-				       const struct hd_http_ctx *ctx)
-{
-	if (http->route != HD_ROUTE_NONE || ctx->catch_all)
-		return HD_RESP_MAIN;
-	return HD_RESP_NOT_FOUND;
-}
-
-static void count_status(struct hd_http_ctx *ctx, const struct hd_response *r)
-{
-	/* "HTTP/1.1 NNN": the class digit is byte 9 */
-	unsigned cls = (unsigned)(r->bytes[9] - '0');
-	if (cls < 6)
-		ctx->status_count[cls]++;
-}
-
 static int on_message_complete(llhttp_t *parser)
 {
 	struct hd_http *http = http_of(parser);
 	struct feed_run *run = run_of(parser);
-	struct hd_http_ctx *ctx = run->ctx;
-	enum hd_conn_mode mode = response_mode(parser, ctx);
-	const struct hd_response *r = hd_responses_get(
-		ctx->responses, response_kind(http, ctx), mode);
-	size_t len = parser->method == HTTP_HEAD ? r->head_len : r->total_len;
-	if (hd_buf_append(run->out, r->bytes, len))
+	enum hd_conn_mode mode = response_mode(parser, run->ctx);
+	int err = hd_answer_request(run->ctx, http, mode, run->out);
+	hd_chunk_free(&http->capture);
+	if (err)
 		return -1;
-	ctx->requests++;
-	count_status(ctx, r);
 	http->flags = mode == HD_MODE_CLOSE ? HD_HTTP_F_CLOSE : 0;
 	return HPE_PAUSED;
 }
@@ -320,8 +339,7 @@ static const llhttp_settings_t settings = {
 	.on_message_complete = on_message_complete,
 };
 
-/* ---- public ---------------------------------------------------------------
- */
+/* ---- public ---- */
 
 void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
 		      const struct hd_responses *responses)
@@ -333,7 +351,16 @@ void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
 	ctx->max_header_bytes = 16 * 1024;
 	ctx->max_header_count = 100;
 	ctx->max_body = 1024 * 1024;
+	ctx->max_capture = 64 * 1024;
+	ctx->server_name = cfg->server_name;
+	ctx->extra_headers = cfg->extra_headers;
 	hd_http_ctx_add_route(ctx, "/", HD_ROUTE_MAIN);
+	if (cfg->health_path[0])
+		hd_http_ctx_add_route(ctx, cfg->health_path, HD_ROUTE_HEALTH);
+	if (cfg->metrics_path[0])
+		hd_http_ctx_add_route(ctx, cfg->metrics_path, HD_ROUTE_METRICS);
+	if (cfg->echo_path[0])
+		hd_http_ctx_add_route(ctx, cfg->echo_path, HD_ROUTE_ECHO);
 }
 
 int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
@@ -347,6 +374,8 @@ int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
 				  .path_len = (uint16_t)strlen(path),
 				  .kind = (uint8_t)kind};
 	ctx->route_mask_all |= (uint8_t)(1u << index);
+	if (kind == HD_ROUTE_ECHO)
+		ctx->echo_mask |= (uint8_t)(1u << index);
 	return index;
 }
 
@@ -358,22 +387,14 @@ void hd_http_init(struct hd_http *http)
 	http->route = HD_ROUTE_NONE;
 }
 
+void hd_http_release(struct hd_http *http)
+{
+	hd_chunk_free(&http->capture);
+}
+
 bool hd_http_is_idle(const struct hd_http *http)
 {
 	return !(http->flags & HD_HTTP_F_IN_MESSAGE);
-}
-
-/* Answers a request llhttp or hellod's checks refused, and closes. */
-static void answer_error(struct hd_http *http, struct hd_http_ctx *ctx,
-			 struct hd_buf *out)
-{
-	enum hd_resp_kind kind =
-		http->error_kind ? http->error_kind : HD_RESP_BAD_REQUEST;
-	const struct hd_response *r =
-		hd_responses_get(ctx->responses, kind, HD_MODE_CLOSE);
-	hd_buf_append(out, r->bytes, r->total_len);
-	ctx->parse_errors++;
-	count_status(ctx, r);
 }
 
 enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
@@ -394,7 +415,8 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 			break;
 		}
 		if (err != HPE_PAUSED) {
-			answer_error(http, ctx, out);
+			hd_answer_error(ctx, http, out);
+			hd_chunk_free(&http->capture);
 			status = HD_FEED_CLOSE;
 			break;
 		}

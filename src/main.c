@@ -10,6 +10,7 @@
 
 #include "hellod/cli.h"
 #include "hellod/listener.h"
+#include "hellod/supervisor.h"
 #include "hellod/worker.h"
 
 struct server {
@@ -17,6 +18,7 @@ struct server {
 	struct hd_worker **workers;
 	int worker_count;
 	uint16_t ports[HD_MAX_LISTEN]; /* real ports, port 0 resolved */
+	int log_fd;		       /* shared access log, or -1 */
 };
 
 /* The CPUs this process may run on, in order; workers go round them. */
@@ -54,6 +56,8 @@ static int open_listeners(struct server *s, int id, int *fds)
 	return 0;
 }
 
+/* Creates every worker first and starts them after, so the list /metrics
+ * reads is complete before any worker runs. */
 static int start_workers(struct server *s)
 {
 	int cpus[CPU_SETSIZE];
@@ -72,8 +76,17 @@ static int start_workers(struct server *s)
 		s->workers[s->worker_count++] = w;
 		int err = hd_worker_init(w, id, ncpu ? cpus[id % ncpu] : -1,
 					 s->cfg, fds, s->cfg->listen_count);
-		if (!err)
-			err = hd_worker_start(w);
+		if (err) {
+			fprintf(stderr, "hellod: worker %d: %s\n", id,
+				strerror(-err));
+			return -1;
+		}
+		w->all = s->workers;
+		w->all_count = count;
+		hd_worker_set_access_log(w, s->log_fd);
+	}
+	for (int id = 0; id < count; id++) {
+		int err = hd_worker_start(s->workers[id]);
 		if (err) {
 			fprintf(stderr, "hellod: worker %d: %s\n", id,
 				strerror(-err));
@@ -120,14 +133,15 @@ static void free_workers(struct server *s)
 	free(s->workers);
 }
 
-/* Blocks until SIGTERM or SIGINT. The signals are blocked in every thread
- * (workers inherit the mask), so only this sigwait sees them. */
-static int wait_for_signal(const sigset_t *set)
+static int open_access_log(const struct hd_config *cfg)
 {
-	int sig;
-	while (sigwait(set, &sig) != 0)
-		;
-	return sig;
+	if (!cfg->access_log[0])
+		return -1;
+	int fd = hd_access_log_open(cfg->access_log);
+	if (fd < 0)
+		fprintf(stderr, "hellod: access_log %s: %s\n", cfg->access_log,
+			strerror(errno));
+	return fd;
 }
 
 int main(int argc, char **argv)
@@ -143,25 +157,34 @@ int main(int argc, char **argv)
 		return r == HD_CLI_ERROR ? 2 : 0;
 	}
 
+	/* Blocked in every thread (workers inherit the mask), so only the
+	 * supervisor's sigwait sees them. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	hd_supervisor_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct server s = {.cfg = &cfg};
+	struct server s = {.cfg = &cfg, .log_fd = open_access_log(&cfg)};
 	int status = 0;
-	if (start_workers(&s)) {
+	if (cfg.access_log[0] && s.log_fd < 0) {
+		status = 1;
+	} else if (start_workers(&s)) {
 		status = 1;
 	} else {
 		print_banner(&s);
-		wait_for_signal(&set);
+		struct hd_supervisor sv = {.cfg = &cfg,
+					   .workers = s.workers,
+					   .worker_count = s.worker_count,
+					   .log_fd = s.log_fd,
+					   .signals = &set};
+		hd_supervise(&sv);
 	}
 	stop_workers(&s);
 	if (cfg.stats && status == 0)
 		hd_stats_print(stderr, s.workers, s.worker_count);
 	free_workers(&s);
+	if (s.log_fd >= 0)
+		close(s.log_fd);
 	hd_config_free(&cfg);
 	return status;
 }

@@ -2,6 +2,7 @@
 #include "hellod/response.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,32 +51,52 @@ static int status_has_body(int status)
 	return !(status < 200 || status == 204 || status == 304);
 }
 
-int hd_response_build(struct hd_buf *out, int status, enum hd_conn_mode mode,
-		      const char *server, const char *content_type,
-		      const char *body, size_t body_len, const char *date,
+/* Appends printf-style text to out. Returns 0, or -ENOMEM/-EINVAL. */
+static int append_fmt(struct hd_buf *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int append_fmt(struct hd_buf *out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if (hd_buf_reserve(out, (size_t)n + 1))
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(out->data + out->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	out->len += (size_t)n;
+	return 0;
+}
+
+int hd_response_build(struct hd_buf *out, const struct hd_response_spec *spec,
+		      enum hd_conn_mode mode, const char *date,
 		      size_t *date_off, size_t *head_len)
 {
-	char head[512];
-	if (!status_has_body(status))
-		body_len = 0;
-	int before_date =
-		snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: ", status,
-			 hd_status_reason(status), server);
-	int n = snprintf(head + before_date, sizeof(head) - (size_t)before_date,
-			 "%.*s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "%s\r\n",
-			 HD_DATE_LEN, date, content_type, body_len,
-			 mode_header[mode]);
-	if (n < 0 || (size_t)(before_date + n) >= sizeof(head))
-		return -EINVAL;
 	size_t start = out->len;
-	if (hd_buf_reserve(out, (size_t)(before_date + n) + body_len))
-		return -ENOMEM;
-	hd_buf_append(out, head, (size_t)(before_date + n));
-	hd_buf_append(out, body, body_len);
-	*date_off = start + (size_t)before_date;
-	*head_len = (size_t)(before_date + n);
+	size_t body_len = status_has_body(spec->status) ? spec->body_len : 0;
+	int err = append_fmt(
+		out, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: ", spec->status,
+		hd_status_reason(spec->status), spec->server);
+	size_t at_date = out->len;
+	if (!err)
+		err = append_fmt(out,
+				 "%.*s\r\nContent-Type: %s\r\n"
+				 "Content-Length: %zu\r\n%s%s\r\n",
+				 HD_DATE_LEN, date, spec->content_type,
+				 body_len, mode_header[mode],
+				 spec->extra_headers ? spec->extra_headers
+						     : "");
+	if (!err)
+		err = hd_buf_append(out, spec->body, body_len);
+	if (err) {
+		out->len = start;
+		return err;
+	}
+	*date_off = at_date;
+	*head_len = out->len - start - body_len;
 	return 0;
 }
 
@@ -83,6 +104,7 @@ static const struct {
 	int status;
 	const char *body;
 } fixed_kinds[HD_RESP_KIND_COUNT] = {
+	[HD_RESP_MAIN] = {200, ""}, /* from the config; see build_one */
 	[HD_RESP_NOT_FOUND] = {404, "Not Found\n"},
 	[HD_RESP_BAD_REQUEST] = {400, "Bad Request\n"},
 	[HD_RESP_TIMEOUT] = {408, "Request Timeout\n"},
@@ -92,6 +114,8 @@ static const struct {
 				       "Request Header Fields Too Large\n"},
 	[HD_RESP_UNAVAILABLE] = {503, "Service Unavailable\n"},
 	[HD_RESP_VERSION] = {505, "HTTP Version Not Supported\n"},
+	[HD_RESP_HEALTH_OK] = {200, "OK\n"},
+	[HD_RESP_HEALTH_DRAINING] = {503, "Draining\n"},
 };
 
 static int build_one(struct hd_response *r, const struct hd_config *cfg,
@@ -100,15 +124,22 @@ static int build_one(struct hd_response *r, const struct hd_config *cfg,
 {
 	struct hd_buf buf = {0};
 	size_t date_off, head_len;
-	int status =
-		kind == HD_RESP_MAIN ? cfg->status : fixed_kinds[kind].status;
-	const char *body =
-		kind == HD_RESP_MAIN ? cfg->body : fixed_kinds[kind].body;
-	size_t body_len = kind == HD_RESP_MAIN ? cfg->body_len : strlen(body);
-	const char *ctype =
-		kind == HD_RESP_MAIN ? cfg->content_type : "text/plain";
-	int err = hd_response_build(&buf, status, mode, cfg->server_name, ctype,
-				    body, body_len, date, &date_off, &head_len);
+	struct hd_response_spec spec = {
+		.status = fixed_kinds[kind].status,
+		.server = cfg->server_name,
+		.content_type = "text/plain",
+		.extra_headers = cfg->extra_headers,
+		.body = fixed_kinds[kind].body,
+		.body_len = strlen(fixed_kinds[kind].body),
+	};
+	if (kind == HD_RESP_MAIN) {
+		spec.status = cfg->status;
+		spec.content_type = cfg->content_type;
+		spec.body = cfg->body;
+		spec.body_len = cfg->body_len;
+	}
+	int err = hd_response_build(&buf, &spec, mode, date, &date_off,
+				    &head_len);
 	if (err) {
 		hd_buf_free(&buf);
 		return err;
@@ -118,6 +149,11 @@ static int build_one(struct hd_response *r, const struct hd_config *cfg,
 	r->total_len = (uint32_t)buf.len;
 	r->date_off = (uint32_t)date_off;
 	return 0;
+}
+
+int hd_resp_kind_status(const struct hd_config *cfg, enum hd_resp_kind kind)
+{
+	return kind == HD_RESP_MAIN ? cfg->status : fixed_kinds[kind].status;
 }
 
 int hd_responses_init(struct hd_responses *rs, const struct hd_config *cfg,

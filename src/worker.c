@@ -7,6 +7,8 @@
  */
 #include "hellod/worker.h"
 
+#include "hellod/echo.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -31,10 +33,43 @@ static time_t now_seconds(void)
 	return ts.tv_sec;
 }
 
+/* Once a second: the Date header, and the access log goes out. */
 static void refresh_date(struct hd_worker *w)
 {
-	if (hd_date_cache_update(&w->date, now_seconds()))
-		hd_responses_set_date(&w->responses, w->date.text);
+	if (!hd_date_cache_update(&w->date, now_seconds()))
+		return;
+	hd_responses_set_date(&w->responses, w->date.text);
+	hd_access_log_flush(&w->log);
+}
+
+/* The body of /metrics or the echo route. */
+static int render_route(void *arg, enum hd_route_kind kind,
+			const struct hd_http_request *req, struct hd_buf *body,
+			const char **content_type)
+{
+	struct hd_worker *w = arg;
+	if (kind == HD_ROUTE_METRICS) {
+		*content_type = HD_METRICS_CONTENT_TYPE;
+		return hd_metrics_render(w->all, w->all_count, body);
+	}
+	if (kind == HD_ROUTE_ECHO)
+		return hd_echo_render(req, body);
+	return -1;
+}
+
+static void log_request(void *arg, const struct hd_http_request *req,
+			int status, size_t body_bytes)
+{
+	struct hd_worker *w = arg;
+	hd_access_log_record(&w->log, req, status, body_bytes, w->date.second);
+}
+
+void hd_worker_set_access_log(struct hd_worker *w, int log_fd)
+{
+	w->log.fd = log_fd;
+	w->http.log = log_fd >= 0 ? log_request : NULL;
+	w->http.log_arg = w;
+	w->http.log_requests = log_fd >= 0;
 }
 
 int hd_worker_init(struct hd_worker *w, int id, int cpu,
@@ -48,11 +83,16 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	w->cfg = cfg;
 	w->wake_fd = w->reserve_fd = -1;
 	atomic_init(&w->stop, false);
+	atomic_init(&w->phase, HD_PHASE_RUN);
+	atomic_init(&w->exited, false);
+	hd_access_log_init(&w->log, -1, cfg->access_log_format);
 	/* The worker owns the listening fds from here on, even on failure:
 	 * hd_worker_free closes them. */
 	for (int i = 0; i < listen_count; i++)
-		w->listeners[i] =
-			(struct hd_listener){HD_HANDLE_LISTENER, listen_fds[i]};
+		w->listeners[i] = (struct hd_listener){
+			.type = HD_HANDLE_LISTENER,
+			.proxy = cfg->listen[i].proxy_protocol,
+			.fd = listen_fds[i]};
 	w->listener_count = listen_count;
 	hd_date_cache_init(&w->date);
 	hd_date_cache_update(&w->date, now_seconds());
@@ -60,6 +100,9 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	if (err)
 		return err;
 	hd_http_ctx_init(&w->http, cfg, &w->responses);
+	w->http.date = w->date.text;
+	w->http.render = render_route;
+	w->http.render_arg = w;
 	w->rbuf_size = READ_BUFFER;
 	w->rbuf = malloc(w->rbuf_size);
 	if (!w->rbuf || hd_buf_reserve(&w->scratch, 2 * READ_BUFFER))
@@ -119,10 +162,18 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 	static _Thread_local time_t last_log;
 	for (;;) {
 		w->stats.accepts++;
-		int fd = accept4(l->fd, NULL, NULL,
+		struct sockaddr_storage addr;
+		socklen_t addrlen = sizeof(addr);
+		int fd = accept4(l->fd, (struct sockaddr *)&addr, &addrlen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			hd_conn_open(w, fd);
+			struct hd_conn *c = hd_conn_open(w, fd);
+			if (c) {
+				hd_peer_from_sockaddr(&c->peer,
+						      (struct sockaddr *)&addr);
+				if (l->proxy)
+					c->flags |= HD_CONN_F_PROXY;
+			}
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -168,12 +219,52 @@ static void pin_to_cpu(struct hd_worker *w)
 			w->id, w->cpu, strerror(err));
 }
 
+static void close_listeners(struct hd_worker *w)
+{
+	for (int i = 0; i < w->listener_count; i++) {
+		hd_poller_forget(w->poller, w->listeners[i].fd);
+		close(w->listeners[i].fd);
+	}
+	w->listener_count = 0;
+}
+
+/* Drain: no new connections, every answer closes, and connections that
+ * sit between requests with nothing to write are closed now. */
+static void start_drain(struct hd_worker *w)
+{
+	close_listeners(w);
+	w->http.force_close = true;
+	for (struct hd_conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (hd_conn_is_idle(c))
+			hd_conn_close(w, c);
+	}
+}
+
+/* Acts on a phase the main thread set. Returns false when the loop
+ * should end. */
+static bool follow_phase(struct hd_worker *w)
+{
+	int phase = atomic_load_explicit(&w->phase, memory_order_acquire);
+	if (phase != w->seen_phase) {
+		if (phase >= HD_PHASE_GRACE)
+			w->http.health_failing = true;
+		if (phase >= HD_PHASE_DRAIN && w->seen_phase < HD_PHASE_DRAIN)
+			start_drain(w);
+		w->seen_phase = phase;
+	}
+	if (phase == HD_PHASE_STOP)
+		return false;
+	return !(phase == HD_PHASE_DRAIN && !w->conns);
+}
+
 void *hd_worker_run(void *arg)
 {
 	struct hd_worker *w = arg;
 	struct hd_event events[MAX_EVENTS];
 	pin_to_cpu(w);
-	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+	while (follow_phase(w) &&
+	       !atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		int n = hd_poller_wait(w->poller, events, MAX_EVENTS, WAKE_MS);
 		if (n < 0) {
 			if (n == -EINTR)
@@ -185,9 +276,13 @@ void *hd_worker_run(void *arg)
 		refresh_date(w);
 		for (int i = 0; i < n; i++)
 			dispatch(w, &events[i]);
+		hd_metrics_publish(w);
 	}
 	while (w->conns)
 		hd_conn_close(w, w->conns);
+	hd_access_log_flush(&w->log);
+	hd_metrics_publish(w);
+	atomic_store(&w->exited, true);
 	return NULL;
 }
 
@@ -196,12 +291,23 @@ int hd_worker_start(struct hd_worker *w)
 	return -pthread_create(&w->thread, NULL, hd_worker_run, w);
 }
 
-void hd_worker_stop(struct hd_worker *w)
+static void wake(struct hd_worker *w)
 {
 	uint64_t one = 1;
-	atomic_store(&w->stop, true);
 	if (write(w->wake_fd, &one, sizeof(one)) < 0)
 		perror("hellod: eventfd");
+}
+
+void hd_worker_stop(struct hd_worker *w)
+{
+	atomic_store(&w->stop, true);
+	hd_worker_set_phase(w, HD_PHASE_STOP);
+}
+
+void hd_worker_set_phase(struct hd_worker *w, enum hd_phase phase)
+{
+	atomic_store_explicit(&w->phase, (int)phase, memory_order_release);
+	wake(w);
 }
 
 void hd_worker_join(struct hd_worker *w)
@@ -219,6 +325,7 @@ void hd_worker_free(struct hd_worker *w)
 		close(w->listeners[i].fd);
 	}
 	w->listener_count = 0;
+	hd_access_log_free(&w->log);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	if (w->reserve_fd >= 0)

@@ -18,7 +18,7 @@ struct test_server {
  * (space-separated, may be NULL) and waits for its banner. Fails the test
  * (ck_abort) when it does not start within 5 s. */
 void server_start(struct test_server *s, const char *args);
-/* SIGTERM, then waits up to timeout_ms; returns the exit status, or -1
+/* SIGINT, then waits up to timeout_ms; returns the exit status, or -1
  * when it had to be killed. */
 int server_stop(struct test_server *s, int timeout_ms);
 

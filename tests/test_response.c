@@ -1,5 +1,6 @@
 /* test_response.c — tests for src/response.c */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,14 +10,38 @@
 static const char date1[] = "Sun, 06 Nov 1994 08:49:37 GMT";
 static const char date2[] = "Mon, 07 Nov 1994 09:50:38 GMT";
 
+static struct hd_buf out;
+static size_t date_off, head_len;
+
+static int build(int status, enum hd_conn_mode mode, const char *body,
+		 const char *extra)
+{
+	struct hd_response_spec spec = {
+		.status = status,
+		.server = "hellod",
+		.content_type = "text/plain",
+		.extra_headers = extra,
+		.body = body,
+		.body_len = strlen(body),
+	};
+	out.len = 0;
+	return hd_response_build(&out, &spec, mode, date1, &date_off,
+				 &head_len);
+}
+
+static bool out_has(const char *text)
+{
+	return memmem(out.data, out.len, text, strlen(text)) != NULL;
+}
+
+static void free_out(void)
+{
+	hd_buf_free(&out);
+}
+
 START_TEST(builds_a_complete_response)
 {
-	struct hd_buf out = {0};
-	size_t date_off, head_len;
-	ck_assert_int_eq(hd_response_build(&out, 200, HD_MODE_KEEP, "hellod",
-					   "text/plain", "Hello", 5, date1,
-					   &date_off, &head_len),
-			 0);
+	ck_assert_int_eq(build(200, HD_MODE_KEEP, "Hello", NULL), 0);
 	const char *expect = "HTTP/1.1 200 OK\r\n"
 			     "Server: hellod\r\n"
 			     "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
@@ -28,38 +53,34 @@ START_TEST(builds_a_complete_response)
 	ck_assert_int_eq(memcmp(out.data, expect, out.len), 0);
 	ck_assert_uint_eq(head_len, strlen(expect) - 5);
 	ck_assert_int_eq(memcmp(out.data + date_off, date1, HD_DATE_LEN), 0);
-	hd_buf_free(&out);
 }
 END_TEST
 
 START_TEST(modes_set_the_connection_header)
 {
-	struct hd_buf out = {0};
-	size_t date_off, head_len;
-	hd_response_build(&out, 404, HD_MODE_CLOSE, "s", "text/plain", "", 0,
-			  date1, &date_off, &head_len);
-	ck_assert_ptr_nonnull(
-		memmem(out.data, out.len, "\r\nConnection: close\r\n\r\n", 23));
-	ck_assert_ptr_nonnull(memmem(out.data, out.len, "404 Not Found", 13));
-	out.len = 0;
-	hd_response_build(&out, 200, HD_MODE_KEEP_10, "s", "text/plain", "", 0,
-			  date1, &date_off, &head_len);
-	ck_assert_ptr_nonnull(memmem(out.data, out.len,
-				     "\r\nConnection: keep-alive\r\n", 26));
-	hd_buf_free(&out);
+	build(404, HD_MODE_CLOSE, "", NULL);
+	ck_assert(out_has("\r\nConnection: close\r\n\r\n"));
+	ck_assert(out_has("404 Not Found"));
+	build(200, HD_MODE_KEEP_10, "", NULL);
+	ck_assert(out_has("\r\nConnection: keep-alive\r\n\r\n"));
+	build(200, HD_MODE_KEEP, "", NULL);
+	ck_assert(!out_has("Connection:"));
 }
 END_TEST
 
 START_TEST(no_body_for_204)
 {
-	struct hd_buf out = {0};
-	size_t date_off, head_len;
-	hd_response_build(&out, 204, HD_MODE_KEEP, "s", "text/plain", "abc", 3,
-			  date1, &date_off, &head_len);
+	build(204, HD_MODE_KEEP, "abc", NULL);
 	ck_assert_uint_eq(out.len, head_len);
-	ck_assert_ptr_nonnull(
-		memmem(out.data, out.len, "Content-Length: 0", 17));
-	hd_buf_free(&out);
+	ck_assert(out_has("Content-Length: 0"));
+}
+END_TEST
+
+START_TEST(extra_headers_come_before_the_blank_line)
+{
+	build(200, HD_MODE_CLOSE, "x", "X-A: 1\r\nCache-Control: no-store\r\n");
+	ck_assert(out_has("Connection: close\r\nX-A: 1\r\n"
+			  "Cache-Control: no-store\r\n\r\nx"));
 }
 END_TEST
 
@@ -110,9 +131,11 @@ Suite *response_suite(void)
 {
 	Suite *s = suite_create("response");
 	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, NULL, free_out);
 	tcase_add_test(tc, builds_a_complete_response);
 	tcase_add_test(tc, modes_set_the_connection_header);
 	tcase_add_test(tc, no_body_for_204);
+	tcase_add_test(tc, extra_headers_come_before_the_blank_line);
 	tcase_add_test(tc, table_is_patched_with_new_date);
 	tcase_add_test(tc, reason_phrases);
 	suite_add_tcase(s, tc);

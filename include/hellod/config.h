@@ -20,9 +20,14 @@ enum hd_trigger { HD_TRIGGER_EDGE, HD_TRIGGER_LEVEL };
 enum hd_poller_kind { HD_POLLER_EPOLL, HD_POLLER_POLL, HD_POLLER_SELECT };
 
 struct hd_listen_spec {
-	char host[64]; /* numeric IPv4 or IPv6 address, no brackets */
-	uint16_t port; /* 0 asks the kernel for any free port */
+	char host[64];	     /* numeric IPv4 or IPv6 address, no brackets */
+	uint16_t port;	     /* 0 asks the kernel for any free port */
+	bool proxy_protocol; /* clients start with a PROXY v1/v2 header */
 };
+
+enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
+
+#define HD_PATH_MAX 128
 
 struct hd_config {
 	struct hd_listen_spec listen[HD_MAX_LISTEN];
@@ -39,6 +44,16 @@ struct hd_config {
 	bool catch_all; /* every path answers the body, not only "/" */
 	size_t max_pending_output; /* per connection, then reading pauses */
 	bool stats;		   /* print loop counters on exit */
+	/* operators: routes, drain, logging, extra headers */
+	char health_path[HD_PATH_MAX];	/* "" when off */
+	char metrics_path[HD_PATH_MAX]; /* "" when off */
+	char echo_path[HD_PATH_MAX];	/* "" when off */
+	unsigned drain_grace_ms;	/* health says 503 this long */
+	unsigned drain_timeout_ms;	/* from SIGTERM to forced exit */
+	char access_log[512];		/* "" when off */
+	enum hd_log_format access_log_format;
+	char *extra_headers; /* heap: "Name: value\r\n" lines, or NULL */
+	size_t extra_headers_len;
 };
 
 /* Fills cfg with the embedded defaults. Returns 0, or -ENOMEM. */

@@ -11,10 +11,12 @@
 #ifndef HELLOD_CONN_H
 #define HELLOD_CONN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hellod/buf.h"
 #include "hellod/http.h"
+#include "hellod/peer.h"
 
 /* What an epoll data pointer points at: the first member of each owner. */
 enum hd_handle_type { HD_HANDLE_CONN, HD_HANDLE_LISTENER, HD_HANDLE_WAKE };
@@ -28,6 +30,7 @@ struct hd_conn {
 	struct hd_chunk *in;	     /* input parked while output drains */
 	struct hd_conn *prev, *next; /* the worker's list of connections */
 	struct hd_http http;
+	struct hd_peer peer; /* the client (from the PROXY header if any) */
 };
 
 enum {
@@ -36,6 +39,7 @@ enum {
 	HD_CONN_F_BLOCKED = 1 << 2,   /* reading paused: output too large */
 	HD_CONN_F_UNREAD = 1 << 3,    /* the socket may hold unread bytes */
 	HD_CONN_F_WBLOCKED = 1 << 4,  /* the kernel refused output; wait */
+	HD_CONN_F_PROXY = 1 << 5,     /* a PROXY header must come first */
 };
 
 struct hd_worker;
@@ -46,5 +50,7 @@ struct hd_conn *hd_conn_open(struct hd_worker *w, int fd);
 /* Handles the poller's events (HD_EV_*) for c; may close and free c. */
 void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c, uint32_t events);
 void hd_conn_close(struct hd_worker *w, struct hd_conn *c);
+/* True between requests with nothing queued: closing it loses nothing. */
+bool hd_conn_is_idle(const struct hd_conn *c);
 
 #endif

@@ -17,13 +17,42 @@
 #include <stdint.h>
 
 #include "hellod/buf.h"
+#include "hellod/peer.h"
 #include "hellod/response.h"
 
 #define HD_MAX_ROUTES 8
 #define HD_ROUTE_NONE 0xff
 
 /* What a route answers with. */
-enum hd_route_kind { HD_ROUTE_MAIN };
+enum hd_route_kind {
+	HD_ROUTE_MAIN,	  /* the configured response */
+	HD_ROUTE_HEALTH,  /* 200, or 503 while draining */
+	HD_ROUTE_METRICS, /* rendered by ctx->render */
+	HD_ROUTE_ECHO,	  /* rendered by ctx->render from the request */
+};
+
+/* A request as dynamic routes and the access log see it. Only the echo
+ * route captures headers and body; the log sees method, target, version. */
+struct hd_http_request {
+	const char *method;
+	const char *target; /* as sent, query included */
+	size_t target_len;
+	uint8_t http_major, http_minor;
+	const char *headers; /* "Name: value\n" lines (echo only) */
+	size_t headers_len;
+	const char *body; /* (echo only) */
+	size_t body_len;
+	const struct hd_peer *peer;
+};
+
+/* Builds a dynamic route's body into `body`; sets *content_type. Returns
+ * 0, or -1 to answer 500. */
+typedef int (*hd_render_fn)(void *arg, enum hd_route_kind kind,
+			    const struct hd_http_request *req,
+			    struct hd_buf *body, const char **content_type);
+/* Called once per answered request when access logging is on. */
+typedef void (*hd_log_fn)(void *arg, const struct hd_http_request *req,
+			  int status, size_t body_bytes);
 
 struct hd_route {
 	const char *path;
@@ -37,16 +66,30 @@ struct hd_http_ctx {
 	struct hd_route routes[HD_MAX_ROUTES];
 	uint8_t route_count;
 	uint8_t route_mask_all;	   /* one bit per route */
+	uint8_t echo_mask;	   /* the echo route's bit, if any */
 	bool catch_all;		   /* unmatched paths answer like "/" */
 	bool force_close;	   /* every response closes (drain) */
 	uint32_t max_url;	   /* longer request targets get 414 */
 	uint32_t max_header_bytes; /* larger header sections get 431 */
 	uint32_t max_header_count; /* more fields get 431 */
 	uint64_t max_body;	   /* larger bodies get 413 */
+	uint32_t max_capture;	   /* echo: request bytes kept, else 413 */
+	bool health_failing;	   /* health route answers 503 (drain) */
+	bool log_requests;	   /* capture targets for ctx->log */
+	const char *date;	   /* the worker's current Date text */
+	const char *server_name;
+	const char *extra_headers;
+	const struct hd_peer *peer; /* the connection being fed */
+	hd_render_fn render;
+	void *render_arg;
+	hd_log_fn log;
+	void *log_arg;
 	/* counters, plain: only the owning worker writes them */
 	uint64_t requests;
 	uint64_t parse_errors;
-	uint64_t status_count[6]; /* by class: [2] is 2xx ... [5] is 5xx */
+	uint64_t answered[HD_RESP_KIND_COUNT]; /* precomputed ones, by kind */
+	uint64_t dynamic_ok;		       /* 200s of dynamic routes */
+	uint64_t dynamic_failed;	       /* 500s of dynamic routes */
 };
 
 /* Per-connection parser state. */
@@ -65,6 +108,7 @@ struct hd_http {
 	uint8_t route;	       /* matched route, or HD_ROUTE_NONE */
 	uint8_t last_nonblank; /* last non-blank byte of earlier feeds */
 	uint64_t body_bytes;
+	struct hd_chunk *capture; /* request text for echo and the log */
 };
 
 enum hd_feed_status {
@@ -81,6 +125,8 @@ int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
 			  enum hd_route_kind kind);
 
 void hd_http_init(struct hd_http *http);
+/* Frees what a connection's parser may hold (a partial capture). */
+void hd_http_release(struct hd_http *http);
 
 /* Parses up to len bytes, appending one response per complete request to
  * out. Stops early, returning HD_FEED_FULL, once out->len reaches out_limit

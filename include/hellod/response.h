@@ -26,6 +26,8 @@ enum hd_resp_kind {
 	HD_RESP_HEADERS_TOO_LARGE, /* 431 */
 	HD_RESP_UNAVAILABLE,	   /* 503 */
 	HD_RESP_VERSION,	   /* 505 */
+	HD_RESP_HEALTH_OK,	   /* 200 on health_path */
+	HD_RESP_HEALTH_DRAINING,   /* 503 on health_path while draining */
 	HD_RESP_KIND_COUNT
 };
 
@@ -49,15 +51,29 @@ struct hd_responses {
 
 #define HD_CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
 
-/* Builds one response into out. `date` is HD_DATE_LEN bytes. On success
- * sets *date_off to where the date landed and *head_len to where the body
- * starts. Returns 0, or -ENOMEM. */
-int hd_response_build(struct hd_buf *out, int status, enum hd_conn_mode mode,
-		      const char *server, const char *content_type,
-		      const char *body, size_t body_len, const char *date,
+/* What a response says; the builder adds Server, Date, Content-Type,
+ * Content-Length and the Connection header the mode asks for. */
+struct hd_response_spec {
+	int status;
+	const char *server;
+	const char *content_type;
+	const char *extra_headers; /* "Name: value\r\n"..., or NULL */
+	const char *body;
+	size_t body_len;
+};
+
+/* Appends one response to out. `date` is HD_DATE_LEN bytes. On success
+ * sets *date_off to where the date landed in out and *head_len to the
+ * length of status line and headers. Returns 0, or -ENOMEM (out is left
+ * as it was). */
+int hd_response_build(struct hd_buf *out, const struct hd_response_spec *spec,
+		      enum hd_conn_mode mode, const char *date,
 		      size_t *date_off, size_t *head_len);
 
 const char *hd_status_reason(int status);
+
+/* The status code a kind answers with under cfg. */
+int hd_resp_kind_status(const struct hd_config *cfg, enum hd_resp_kind kind);
 
 /* Builds the whole table for cfg. Returns 0, or -ENOMEM. */
 int hd_responses_init(struct hd_responses *rs, const struct hd_config *cfg,

@@ -21,6 +21,8 @@ struct hd_loop_stats {
 	uint64_t write_eagain; /* writes the kernel did not take whole */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t proxy_errors; /* PROXY listener connections without a
+				* valid header, closed */
 };
 
 struct hd_worker;

@@ -8,11 +8,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "hellod/access_log.h"
 #include "hellod/buf.h"
 #include "hellod/config.h"
 #include "hellod/conn.h"
 #include "hellod/date_cache.h"
 #include "hellod/http.h"
+#include "hellod/metrics.h"
 #include "hellod/poller.h"
 #include "hellod/response.h"
 #include "hellod/stats.h"
@@ -20,7 +22,17 @@
 /* A listening socket as the poller sees it. */
 struct hd_listener {
 	uint8_t type; /* HD_HANDLE_LISTENER */
+	bool proxy;   /* clients send a PROXY protocol header first */
 	int fd;
+};
+
+/* Where a worker is in its life; the main thread moves it forward. */
+enum hd_phase {
+	HD_PHASE_RUN,
+	HD_PHASE_GRACE, /* SIGTERM: health answers 503, all else as usual */
+	HD_PHASE_DRAIN, /* listeners closed, every answer closes, idle
+			 * connections closed; exit when none is left */
+	HD_PHASE_STOP,	/* close everything and exit now */
 };
 
 struct hd_worker {
@@ -44,6 +56,14 @@ struct hd_worker {
 	struct hd_conn *conns; /* every open connection */
 	uint64_t open_conns;
 	struct hd_loop_stats stats;
+	/* operators: drain, metrics, access log */
+	atomic_int phase;   /* enum hd_phase, set by the main thread */
+	int seen_phase;	    /* the phase this worker has acted on */
+	atomic_bool exited; /* the loop has returned */
+	struct hd_worker *const *all; /* every worker, for /metrics */
+	int all_count;
+	struct hd_metrics_snapshot snapshot;
+	struct hd_access_log log;
 };
 
 /* Sets w up (poller, responses, buffers) for listening fds already bound.
@@ -54,6 +74,10 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 int hd_worker_start(struct hd_worker *w);
 /* Asks the worker to stop; safe from any thread. */
 void hd_worker_stop(struct hd_worker *w);
+/* Moves the worker to a later phase and wakes it; any thread. */
+void hd_worker_set_phase(struct hd_worker *w, enum hd_phase phase);
+/* Logs requests to the shared descriptor log_fd; call before start. */
+void hd_worker_set_access_log(struct hd_worker *w, int log_fd);
 void hd_worker_join(struct hd_worker *w);
 void hd_worker_free(struct hd_worker *w);
 

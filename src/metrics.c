@@ -1,0 +1,190 @@
+/* metrics.c — publishing worker counters and rendering /metrics. */
+#include "hellod/metrics.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hellod/worker.h"
+
+void hd_metrics_publish(struct hd_worker *w)
+{
+	uint64_t v[HD_CTR_COUNT];
+	const struct hd_loop_stats *st = &w->stats;
+	v[HD_CTR_REQUESTS] = w->http.requests;
+	v[HD_CTR_PARSE_ERRORS] = w->http.parse_errors;
+	v[HD_CTR_ACCEPTED] = st->accepted;
+	v[HD_CTR_CLOSED] = st->closed;
+	v[HD_CTR_REFUSED] = st->refused;
+	v[HD_CTR_OPEN] = w->open_conns;
+	v[HD_CTR_BYTES_IN] = st->bytes_in;
+	v[HD_CTR_BYTES_OUT] = st->bytes_out;
+	v[HD_CTR_WAKEUPS] = w->poller->wait_calls;
+	v[HD_CTR_EVENTS] = w->poller->events;
+	v[HD_CTR_ACCEPT_CALLS] = st->accepts;
+	v[HD_CTR_READS] = st->reads;
+	v[HD_CTR_READ_EAGAIN] = st->read_eagain;
+	v[HD_CTR_WRITES] = st->writes;
+	v[HD_CTR_WRITE_BLOCKED] = st->write_eagain;
+	v[HD_CTR_POLLER_CTL] = w->poller->ctl_calls;
+	v[HD_CTR_DYNAMIC_OK] = w->http.dynamic_ok;
+	v[HD_CTR_DYNAMIC_FAILED] = w->http.dynamic_failed;
+	v[HD_CTR_PROXY_ERRORS] = st->proxy_errors;
+	for (int k = 0; k < HD_RESP_KIND_COUNT; k++)
+		v[HD_CTR_ANSWERED + k] = w->http.answered[k];
+	for (int i = 0; i < HD_CTR_COUNT; i++)
+		atomic_store_explicit(&w->snapshot.value[i], v[i],
+				      memory_order_relaxed);
+}
+
+static const struct {
+	enum hd_counter id;
+	const char *name;
+	const char *type;
+	const char *help;
+} series[] = {
+	{HD_CTR_PARSE_ERRORS, "hellod_parse_errors_total", "counter",
+	 "Requests refused as malformed or over a limit."},
+	{HD_CTR_PROXY_ERRORS, "hellod_proxy_protocol_errors_total", "counter",
+	 "Connections closed for a missing or invalid PROXY header."},
+	{HD_CTR_ACCEPTED, "hellod_connections_accepted_total", "counter",
+	 "Connections accepted."},
+	{HD_CTR_CLOSED, "hellod_connections_closed_total", "counter",
+	 "Connections closed."},
+	{HD_CTR_REFUSED, "hellod_connections_refused_total", "counter",
+	 "Connections closed at once (limits, out of descriptors)."},
+	{HD_CTR_OPEN, "hellod_connections_open", "gauge",
+	 "Connections open now."},
+	{HD_CTR_BYTES_IN, "hellod_received_bytes_total", "counter",
+	 "Bytes read from clients."},
+	{HD_CTR_BYTES_OUT, "hellod_sent_bytes_total", "counter",
+	 "Bytes written to clients."},
+	{HD_CTR_WAKEUPS, "hellod_loop_wakeups_total", "counter",
+	 "epoll_wait, poll or select calls."},
+	{HD_CTR_EVENTS, "hellod_loop_events_total", "counter",
+	 "Readiness events delivered by the poller."},
+	{HD_CTR_ACCEPT_CALLS, "hellod_accept_calls_total", "counter",
+	 "accept4 calls, the one that hit EAGAIN included."},
+	{HD_CTR_READS, "hellod_reads_total", "counter", "read calls."},
+	{HD_CTR_READ_EAGAIN, "hellod_reads_eagain_total", "counter",
+	 "read calls that found nothing (EAGAIN)."},
+	{HD_CTR_WRITES, "hellod_writes_total", "counter", "send calls."},
+	{HD_CTR_WRITE_BLOCKED, "hellod_writes_blocked_total", "counter",
+	 "send calls the kernel did not take whole."},
+	{HD_CTR_POLLER_CTL, "hellod_poller_ctl_total", "counter",
+	 "epoll_ctl calls (or watch-set changes for poll and select)."},
+};
+
+static uint64_t load(const struct hd_worker *w, int id)
+{
+	return atomic_load_explicit(&w->snapshot.value[id],
+				    memory_order_relaxed);
+}
+
+/* One metric family: HELP, TYPE, a line per worker, the sum. */
+static int render_family(struct hd_worker *const *workers, int count, int id,
+			 const char *name, const char *type, const char *help,
+			 struct hd_buf *out)
+{
+	char line[256];
+	uint64_t sum = 0;
+	int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n",
+			 name, help, name, type);
+	if (hd_buf_append(out, line, (size_t)n))
+		return -1;
+	for (int i = 0; i < count; i++) {
+		uint64_t v = load(workers[i], id);
+		sum += v;
+		n = snprintf(line, sizeof(line),
+			     "%s{worker=\"%d\"} %" PRIu64 "\n", name,
+			     workers[i]->id, v);
+		if (hd_buf_append(out, line, (size_t)n))
+			return -1;
+	}
+	n = snprintf(line, sizeof(line), "%s{worker=\"all\"} %" PRIu64 "\n",
+		     name, sum);
+	return hd_buf_append(out, line, (size_t)n);
+}
+
+/* Sums a worker's answers by status code: several kinds share a code. */
+static int codes_of(const struct hd_worker *w, int *codes, uint64_t *counts)
+{
+	int distinct = 0;
+	for (int k = 0; k <= HD_RESP_KIND_COUNT + 1; k++) {
+		int code;
+		uint64_t v;
+		if (k < HD_RESP_KIND_COUNT) {
+			code = hd_resp_kind_status(w->cfg, k);
+			v = load(w, HD_CTR_ANSWERED + k);
+		} else {
+			code = k == HD_RESP_KIND_COUNT ? 200 : 500;
+			v = load(w, k == HD_RESP_KIND_COUNT
+					    ? HD_CTR_DYNAMIC_OK
+					    : HD_CTR_DYNAMIC_FAILED);
+		}
+		int j = 0;
+		while (j < distinct && codes[j] != code)
+			j++;
+		if (j == distinct) {
+			codes[distinct] = code;
+			counts[distinct++] = 0;
+		}
+		counts[j] += v;
+	}
+	return distinct;
+}
+
+static int render_requests(struct hd_worker *const *workers, int count,
+			   struct hd_buf *out)
+{
+	enum { MAX_CODES = HD_RESP_KIND_COUNT + 2 };
+	int all_codes[MAX_CODES], all_distinct = 0;
+	uint64_t all_counts[MAX_CODES];
+	char line[256];
+	const char *name = "hellod_requests_total";
+	int n = snprintf(line, sizeof(line),
+			 "# HELP %s Requests answered, by status code.\n"
+			 "# TYPE %s counter\n",
+			 name, name);
+	if (hd_buf_append(out, line, (size_t)n))
+		return -1;
+	for (int i = 0; i < count; i++) {
+		int codes[MAX_CODES];
+		uint64_t counts[MAX_CODES];
+		int distinct = codes_of(workers[i], codes, counts);
+		for (int c = 0; c < distinct; c++) {
+			n = snprintf(line, sizeof(line),
+				     "%s{worker=\"%d\",code=\"%d\"} %" PRIu64
+				     "\n",
+				     name, workers[i]->id, codes[c], counts[c]);
+			if (hd_buf_append(out, line, (size_t)n))
+				return -1;
+			if (i == 0) {
+				all_codes[c] = codes[c];
+				all_counts[c] = 0;
+				all_distinct = distinct;
+			}
+			all_counts[c] += counts[c];
+		}
+	}
+	for (int c = 0; c < all_distinct; c++) {
+		n = snprintf(line, sizeof(line),
+			     "%s{worker=\"all\",code=\"%d\"} %" PRIu64 "\n",
+			     name, all_codes[c], all_counts[c]);
+		if (hd_buf_append(out, line, (size_t)n))
+			return -1;
+	}
+	return 0;
+}
+
+int hd_metrics_render(struct hd_worker *const *workers, int count,
+		      struct hd_buf *out)
+{
+	if (render_requests(workers, count, out))
+		return -1;
+	for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++)
+		if (render_family(workers, count, series[i].id, series[i].name,
+				  series[i].type, series[i].help, out))
+			return -1;
+	return 0;
+}
