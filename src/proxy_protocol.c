@@ -57,7 +57,11 @@ static int parse_v1(const char *data, size_t len, struct hd_peer *peer)
 	size_t check = len < 6 ? len : 6;
 	if (memcmp(data, "PROXY ", check))
 		return HD_PROXY_INVALID;
-	const char *crlf = memchr(data, '\r', len < V1_MAX ? len : V1_MAX);
+	size_t scan = len < V1_MAX ? len : V1_MAX;
+	const char *crlf = memchr(data, '\r', scan);
+	const char *lf = memchr(data, '\n', scan);
+	if (lf && (!crlf || lf < crlf))
+		return HD_PROXY_INVALID; /* a bare line feed */
 	if (!crlf)
 		return len >= V1_MAX ? HD_PROXY_INVALID : HD_PROXY_NEED_MORE;
 	size_t line_len = (size_t)(crlf - data);

@@ -13,6 +13,7 @@ int main(void)
 	srunner_add_suite(sr, date_cache_suite());
 	srunner_add_suite(sr, response_suite());
 	srunner_add_suite(sr, http_suite());
+	srunner_add_suite(sr, proxy_protocol_suite());
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, integration_suite(mode));
 	srunner_run_all(sr, CK_NORMAL);
