@@ -80,7 +80,8 @@ $(BUILD)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(LLHTTP_A)
 
 test: deps
 	$(MAKE) --no-print-directory $(BUILD)/hellod $(BUILD)/run_tests
-	HELLOD_BIN=$(BUILD)/hellod HELLOD_SRCDIR=$(CURDIR) $(BUILD)/run_tests
+	HELLOD_BIN=$(BUILD)/hellod HELLOD_SRCDIR=$(CURDIR) \
+	  $(if $(SANITIZE),HELLOD_SANITIZED=$(SANITIZE)) $(BUILD)/run_tests
 
 run: deps
 	$(MAKE) --no-print-directory $(BUILD)/hellod

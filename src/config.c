@@ -40,6 +40,14 @@ int hd_config_defaults(struct hd_config *cfg)
 	strcpy(cfg->server_name, "hellod");
 	cfg->catch_all = false;
 	cfg->max_pending_output = 1024 * 1024;
+	cfg->max_uri = 8 * 1024;
+	cfg->max_header_size = 16 * 1024;
+	cfg->max_headers = 100;
+	cfg->max_body = 1024 * 1024;
+	cfg->header_timeout_ms = 10 * 1000;
+	cfg->keepalive_timeout_ms = 60 * 1000;
+	cfg->write_timeout_ms = 30 * 1000;
+	cfg->max_connections = 10000;
 	return 0;
 }
 
@@ -328,6 +336,104 @@ static int set_max_pending_output(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
+/* A size key: n bytes with an optional k, m or g suffix, within bounds. */
+static int set_size(size_t *dst, size_t min, size_t max, const char *range,
+		    const char *value, char *err, size_t errlen)
+{
+	if (parse_size(value, min, max, dst))
+		return fail(err, errlen,
+			    "expected a size %s (k, m, g suffixes), got '%s'",
+			    range, value);
+	return 0;
+}
+
+static int set_max_uri(struct hd_config *cfg, const char *value, char *err,
+		       size_t errlen)
+{
+	return set_size(&cfg->max_uri, 16, 1u << 20, "16..1m", value, err,
+			errlen);
+}
+
+static int set_max_header_size(struct hd_config *cfg, const char *value,
+			       char *err, size_t errlen)
+{
+	return set_size(&cfg->max_header_size, 64, 1u << 20, "64..1m", value,
+			err, errlen);
+}
+
+static int set_max_body(struct hd_config *cfg, const char *value, char *err,
+			size_t errlen)
+{
+	return set_size(&cfg->max_body, 0, (size_t)1 << 40, "0..1024g", value,
+			err, errlen);
+}
+
+static int set_count(unsigned *dst, long min, long max, const char *value,
+		     char *err, size_t errlen)
+{
+	long n;
+	if (parse_long(value, min, max, &n))
+		return fail(err, errlen, "expected %ld..%ld, got '%s'", min,
+			    max, value);
+	*dst = (unsigned)n;
+	return 0;
+}
+
+static int set_max_headers(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_count(&cfg->max_headers, 1, 65535, value, err, errlen);
+}
+
+static int set_max_connections(struct hd_config *cfg, const char *value,
+			       char *err, size_t errlen)
+{
+	return set_count(&cfg->max_connections, 1, 1 << 24, value, err, errlen);
+}
+
+/* Durations: a number with an ms, s or m suffix; a bare number is
+ * seconds. From 10 ms to one day. */
+static int set_duration(unsigned *dst, const char *value, char *err,
+			size_t errlen)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(value, &end, 10);
+	unsigned long long scale = 1000;
+	if (!strcmp(end, "ms"))
+		scale = 1;
+	else if (!strcmp(end, "m"))
+		scale = 60 * 1000;
+	else if (strcmp(end, "s") && *end)
+		scale = 0;
+	if (errno || end == value || !isdigit((unsigned char)value[0]) ||
+	    !scale || n > 86400000 || n * scale < 10 || n * scale > 86400000)
+		return fail(err, errlen,
+			    "expected a duration 10ms..24h such as 500ms, 10s "
+			    "or 2m, got '%s'",
+			    value);
+	*dst = (unsigned)(n * scale);
+	return 0;
+}
+
+static int set_header_timeout(struct hd_config *cfg, const char *value,
+			      char *err, size_t errlen)
+{
+	return set_duration(&cfg->header_timeout_ms, value, err, errlen);
+}
+
+static int set_keepalive_timeout(struct hd_config *cfg, const char *value,
+				 char *err, size_t errlen)
+{
+	return set_duration(&cfg->keepalive_timeout_ms, value, err, errlen);
+}
+
+static int set_write_timeout(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen)
+{
+	return set_duration(&cfg->write_timeout_ms, value, err, errlen);
+}
+
 /* ---- the file -------------------------------------------------------------
  */
 
@@ -348,6 +454,14 @@ static const struct {
 	{"catch_all", set_catch_all},
 	{"max_pending_output", set_max_pending_output},
 	{"stats", set_stats},
+	{"max_uri", set_max_uri},
+	{"max_header_size", set_max_header_size},
+	{"max_headers", set_max_headers},
+	{"max_body", set_max_body},
+	{"header_timeout", set_header_timeout},
+	{"keepalive_timeout", set_keepalive_timeout},
+	{"write_timeout", set_write_timeout},
+	{"max_connections", set_max_connections},
 };
 
 static setter_fn find_setter(const char *key)

@@ -18,6 +18,7 @@ enum {
 	HD_HTTP_F_EXPECT_OK = 1 << 2,  /* Expect value matches so far */
 	HD_HTTP_F_EXPECT_100 = 1 << 3, /* this request has Expect: 100-... */
 	HD_HTTP_F_CLOSE = 1 << 4,      /* the last response closes */
+	HD_HTTP_F_IN_BODY = 1 << 5,    /* headers done, reading the body */
 };
 
 /* Header names hellod has to look at; the rest llhttp handles. */
@@ -244,6 +245,8 @@ static int on_headers_complete(llhttp_t *parser)
 		return reject(http, HD_RESP_TOO_LARGE);
 	/* The client waits for "100 Continue" before it sends the body; the
 	 * final response follows once the body is read. */
+	if (expects_body(parser))
+		http->flags |= HD_HTTP_F_IN_BODY;
 	if ((http->flags & HD_HTTP_F_EXPECT_100) && expects_body(parser) &&
 	    hd_buf_append(run->out, HD_CONTINUE_100,
 			  sizeof(HD_CONTINUE_100) - 1))
@@ -329,10 +332,10 @@ void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->responses = responses;
 	ctx->catch_all = cfg->catch_all;
-	ctx->max_url = 8 * 1024;
-	ctx->max_header_bytes = 16 * 1024;
-	ctx->max_header_count = 100;
-	ctx->max_body = 1024 * 1024;
+	ctx->max_url = (uint32_t)cfg->max_uri;
+	ctx->max_header_bytes = (uint32_t)cfg->max_header_size;
+	ctx->max_header_count = cfg->max_headers;
+	ctx->max_body = cfg->max_body;
 	hd_http_ctx_add_route(ctx, "/", HD_ROUTE_MAIN);
 }
 
@@ -363,6 +366,11 @@ bool hd_http_is_idle(const struct hd_http *http)
 	return !(http->flags & HD_HTTP_F_IN_MESSAGE);
 }
 
+bool hd_http_in_body(const struct hd_http *http)
+{
+	return http->flags & HD_HTTP_F_IN_BODY;
+}
+
 /* Answers a request llhttp or hellod's checks refused, and closes. */
 static void answer_error(struct hd_http *http, struct hd_http_ctx *ctx,
 			 struct hd_buf *out)
@@ -373,6 +381,14 @@ static void answer_error(struct hd_http *http, struct hd_http_ctx *ctx,
 		hd_responses_get(ctx->responses, kind, HD_MODE_CLOSE);
 	hd_buf_append(out, r->bytes, r->total_len);
 	ctx->parse_errors++;
+	count_status(ctx, r);
+}
+
+void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_buf *out)
+{
+	const struct hd_response *r = hd_responses_get(
+		ctx->responses, HD_RESP_TIMEOUT, HD_MODE_CLOSE);
+	hd_buf_append(out, r->bytes, r->total_len);
 	count_status(ctx, r);
 }
 

@@ -39,6 +39,16 @@ struct hd_config {
 	bool catch_all; /* every path answers the body, not only "/" */
 	size_t max_pending_output; /* per connection, then reading pauses */
 	bool stats;		   /* print loop counters on exit */
+	/* Request limits: each answered with its status and a close. */
+	size_t max_uri;		/* request target bytes, else 414 */
+	size_t max_header_size; /* request line + header bytes, else 431 */
+	unsigned max_headers;	/* header fields, else 431 */
+	size_t max_body;	/* request body bytes, else 413 */
+	/* Timeouts in milliseconds (see conf/hellod.conf). */
+	unsigned header_timeout_ms;
+	unsigned keepalive_timeout_ms;
+	unsigned write_timeout_ms;
+	unsigned max_connections; /* per worker */
 };
 
 /* Fills cfg with the embedded defaults. Returns 0, or -ENOMEM. */

@@ -21,6 +21,9 @@ struct hd_loop_stats {
 	uint64_t write_eagain; /* writes the kernel did not take whole */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t timeouts_header;    /* header_timeout (headers or body) */
+	uint64_t timeouts_keepalive; /* keepalive_timeout */
+	uint64_t timeouts_write;     /* write_timeout */
 };
 
 struct hd_worker;

@@ -16,6 +16,7 @@
 #include "hellod/poller.h"
 #include "hellod/response.h"
 #include "hellod/stats.h"
+#include "hellod/timer.h"
 
 /* A listening socket as the poller sees it. */
 struct hd_listener {
@@ -44,7 +45,15 @@ struct hd_worker {
 	struct hd_conn *conns; /* every open connection */
 	uint64_t open_conns;
 	struct hd_loop_stats stats;
+	uint64_t now_ms;	      /* monotonic, read once per wakeup */
+	struct hd_timer accept_timer; /* resumes accepting after EMFILE */
+	bool accept_paused;
+	struct hd_wheel wheel; /* every connection's timeout */
 };
+
+/* hd_timer.kind of the worker's own timer (connections use
+ * enum hd_conn_timeout). */
+enum { HD_TIMER_ACCEPT = 0xff };
 
 /* Sets w up (poller, responses, buffers) for listening fds already bound.
  * Returns 0, or -errno. */
