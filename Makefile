@@ -5,6 +5,8 @@
 #   make test       install missing Debian packages, build, run every test
 #   make test SANITIZE=address,undefined    the same under ASan+UBSan
 #   make deps       install the Debian packages hellod needs (root or sudo)
+#   make fuzz FUZZ_SECONDS=60   libFuzzer on the HTTP + connection layers
+#   make chaos      2,000 misbehaving and well-behaved clients for ~20 s
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -45,7 +47,7 @@ TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all run test install clean deps format format-check
+.PHONY: all run test install clean deps format format-check fuzz chaos
 
 all: $(BUILD)/hellod
 
@@ -80,7 +82,8 @@ $(BUILD)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(LLHTTP_A)
 
 test: deps
 	$(MAKE) --no-print-directory $(BUILD)/hellod $(BUILD)/run_tests
-	HELLOD_BIN=$(BUILD)/hellod HELLOD_SRCDIR=$(CURDIR) $(BUILD)/run_tests
+	HELLOD_BIN=$(BUILD)/hellod HELLOD_SRCDIR=$(CURDIR) \
+	  $(if $(SANITIZE),HELLOD_SANITIZED=$(SANITIZE)) $(BUILD)/run_tests
 
 run: deps
 	$(MAKE) --no-print-directory $(BUILD)/hellod
@@ -103,10 +106,45 @@ install: $(BUILD)/hellod
 clean:
 	rm -rf build
 
+FORMAT_FILES = src/*.c include/hellod/*.h tests/*.c tests/*.h tests/fuzz/*.c
+
 format:
-	clang-format -i src/*.c include/hellod/*.h tests/*.c tests/*.h
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run -Werror src/*.c include/hellod/*.h tests/*.c tests/*.h
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+# ---- fuzzing (clang's libFuzzer, with ASan + UBSan) ------------------------
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_OBJS    := $(LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LLHTTP  := $(addprefix $(FUZZ_DIR)/llhttp/,llhttp.o api.o http.o)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) \
+	  $(FUZZ_FLAGS) -w -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_hellod: tests/fuzz/fuzz_hellod.c $(FUZZ_OBJS) $(FUZZ_LLHTTP)
+	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^
+
+# Seeds are committed (tests/fuzz/seeds, made by tests/fuzz/make_seeds.sh);
+# what the fuzzer finds grows build/fuzz/corpus.
+fuzz: $(FUZZ_DIR)/fuzz_hellod
+	mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/fuzz_hellod -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+	  $(FUZZ_DIR)/corpus tests/fuzz/seeds
+
+# ---- chaos: bounded (2,000 connections, ~20 s); see tests/chaos.py --------
+chaos: $(BUILD)/hellod
+	HELLOD_BIN=$(BUILD)/hellod python3 tests/chaos.py
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

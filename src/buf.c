@@ -29,6 +29,8 @@ int hd_buf_reserve(struct hd_buf *buf, size_t extra)
 
 int hd_buf_append(struct hd_buf *buf, const void *bytes, size_t n)
 {
+	if (n == 0)
+		return 0; /* bytes may be NULL: memcpy(NULL, ..., 0) is UB */
 	int err = hd_buf_reserve(buf, n);
 	if (err)
 		return err;

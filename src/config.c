@@ -45,6 +45,14 @@ int hd_config_defaults(struct hd_config *cfg)
 	strcpy(cfg->metrics_path, "/metrics");
 	cfg->drain_grace_ms = 5000;
 	cfg->drain_timeout_ms = 15000;
+	cfg->max_uri = 8 * 1024;
+	cfg->max_header_size = 16 * 1024;
+	cfg->max_headers = 100;
+	cfg->max_body = 1024 * 1024;
+	cfg->header_timeout_ms = 10 * 1000;
+	cfg->keepalive_timeout_ms = 60 * 1000;
+	cfg->write_timeout_ms = 30 * 1000;
+	cfg->max_connections = 10000;
 	return 0;
 }
 
@@ -371,7 +379,7 @@ static int parse_duration_ms(const char *value, unsigned max_ms, unsigned *out)
 		return -1;
 	unsigned long long n = strtoull(value, &end, 10);
 	unsigned long long scale = 1000;
-	if (errno || n > 1000000)
+	if (errno || end == value || n > 86400000)
 		return -1;
 	if (!strcmp(end, "ms"))
 		scale = 1;
@@ -546,6 +554,91 @@ static int set_body_file(struct hd_config *cfg, const char *value, char *err,
 	return 0;
 }
 
+/* A size key: n bytes with an optional k, m or g suffix, within bounds. */
+static int set_size(size_t *dst, size_t min, size_t max, const char *range,
+		    const char *value, char *err, size_t errlen)
+{
+	if (parse_size(value, min, max, dst))
+		return fail(err, errlen,
+			    "expected a size %s (k, m, g suffixes), got '%s'",
+			    range, value);
+	return 0;
+}
+
+static int set_max_uri(struct hd_config *cfg, const char *value, char *err,
+		       size_t errlen)
+{
+	return set_size(&cfg->max_uri, 16, 1u << 20, "16..1m", value, err,
+			errlen);
+}
+
+static int set_max_header_size(struct hd_config *cfg, const char *value,
+			       char *err, size_t errlen)
+{
+	return set_size(&cfg->max_header_size, 64, 1u << 20, "64..1m", value,
+			err, errlen);
+}
+
+static int set_max_body(struct hd_config *cfg, const char *value, char *err,
+			size_t errlen)
+{
+	return set_size(&cfg->max_body, 0, (size_t)1 << 40, "0..1024g", value,
+			err, errlen);
+}
+
+static int set_count(unsigned *dst, long min, long max, const char *value,
+		     char *err, size_t errlen)
+{
+	long n;
+	if (parse_long(value, min, max, &n))
+		return fail(err, errlen, "expected %ld..%ld, got '%s'", min,
+			    max, value);
+	*dst = (unsigned)n;
+	return 0;
+}
+
+static int set_max_headers(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_count(&cfg->max_headers, 1, 65535, value, err, errlen);
+}
+
+static int set_max_connections(struct hd_config *cfg, const char *value,
+			       char *err, size_t errlen)
+{
+	return set_count(&cfg->max_connections, 1, 1 << 24, value, err, errlen);
+}
+
+/* A timeout: 10 ms to one day. */
+static int set_duration(unsigned *dst, const char *value, char *err,
+			size_t errlen)
+{
+	if (parse_duration_ms(value, 86400000, dst) || *dst < 10)
+		return fail(err, errlen,
+			    "expected a duration 10ms..24h such as 500ms, 10s "
+			    "or 2m, got '%s'",
+			    value);
+	return 0;
+}
+
+static int set_header_timeout(struct hd_config *cfg, const char *value,
+			      char *err, size_t errlen)
+{
+	return set_duration(&cfg->header_timeout_ms, value, err, errlen);
+}
+
+static int set_keepalive_timeout(struct hd_config *cfg, const char *value,
+				 char *err, size_t errlen)
+{
+	return set_duration(&cfg->keepalive_timeout_ms, value, err, errlen);
+}
+
+static int set_write_timeout(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen)
+{
+	return set_duration(&cfg->write_timeout_ms, value, err, errlen);
+}
+
 /* ---- the file ---- */
 
 typedef int (*setter_fn)(struct hd_config *, const char *, char *, size_t);
@@ -574,6 +667,14 @@ static const struct {
 	{"access_log_format", set_access_log_format},
 	{"header", set_header},
 	{"body_file", set_body_file},
+	{"max_uri", set_max_uri},
+	{"max_header_size", set_max_header_size},
+	{"max_headers", set_max_headers},
+	{"max_body", set_max_body},
+	{"header_timeout", set_header_timeout},
+	{"keepalive_timeout", set_keepalive_timeout},
+	{"write_timeout", set_write_timeout},
+	{"max_connections", set_max_connections},
 };
 
 static setter_fn find_setter(const char *key)

@@ -42,10 +42,16 @@ struct hd_conn *hd_conn_open(struct hd_worker *w, int fd)
 	c->type = HD_HANDLE_CONN;
 	c->fd = fd;
 	hd_http_init(&c->http);
+	/* The first request must be complete within header_timeout of the
+	 * accept, whether or not a byte of it has come. */
+	c->timer.kind = HD_TIMEOUT_HEADER;
+	hd_timer_arm(&w->wheel, &c->timer,
+		     hd_wheel_deadline(&w->wheel, w->cfg->header_timeout_ms));
 	/* Edge-triggered: registered once for both directions, never
 	 * re-armed. Level-triggered: EPOLLOUT only while output waits. */
 	c->interest = w->poller->edge ? (HD_EV_READ | HD_EV_WRITE) : HD_EV_READ;
 	if (hd_poller_add(w->poller, fd, c, c->interest)) {
+		hd_timer_cancel(&w->wheel, &c->timer);
 		close(fd);
 		free(c);
 		w->stats.refused++;
@@ -66,6 +72,7 @@ void hd_conn_close(struct hd_worker *w, struct hd_conn *c)
 	close(c->fd);
 	conn_unlink(w, c);
 	hd_http_release(&c->http);
+	hd_timer_cancel(&w->wheel, &c->timer);
 	hd_chunk_free(&c->out);
 	hd_chunk_free(&c->in);
 	free(c);
@@ -97,6 +104,8 @@ static ssize_t send_some(struct hd_worker *w, struct hd_conn *c,
 		n = 0;
 	}
 	w->stats.bytes_out += (uint64_t)n;
+	if (n > 0)
+		c->flags |= HD_CONN_F_WROTE;
 	if ((size_t)n < len) {
 		w->stats.write_eagain++;
 		c->flags |= HD_CONN_F_WBLOCKED;
@@ -297,9 +306,64 @@ static void update_interest(struct hd_worker *w, struct hd_conn *c)
 	}
 }
 
-/* Closes c when it is done, else fixes the poller interest. Returns false
- * when c was freed. */
-static bool settle(struct hd_worker *w, struct hd_conn *c)
+/* ---- timeouts -------------------------------------------------------------
+ */
+
+/* What an event changed, for choosing the timeout that applies next. */
+struct progress {
+	uint64_t requests; /* the worker's request count before the event */
+	uint64_t bytes_in; /* and its input byte count */
+};
+
+static struct progress progress_now(const struct hd_worker *w)
+{
+	return (struct progress){w->http.requests, w->stats.bytes_in};
+}
+
+/* Picks the one timeout that applies to c now and re-arms its timer. On
+ * a keep-alive connection answering whole requests the kind stays
+ * KEEPALIVE and the deadline only moves later, which costs the wheel a
+ * store (see timer.h): the hot path does no list work. */
+static void rearm(struct hd_worker *w, struct hd_conn *c,
+		  const struct progress *before)
+{
+	const struct hd_config *cfg = w->cfg;
+	uint8_t kind;
+	uint32_t ms;
+	bool refresh;
+	if (c->out) {
+		/* Waiting on the kernel: any byte it takes is progress. */
+		kind = HD_TIMEOUT_WRITE;
+		ms = cfg->write_timeout_ms;
+		refresh = c->flags & HD_CONN_F_WROTE;
+	} else if (!hd_http_is_idle(&c->http)) {
+		bool body = hd_http_in_body(&c->http);
+		kind = body ? HD_TIMEOUT_BODY : HD_TIMEOUT_HEADER;
+		ms = cfg->header_timeout_ms;
+		/* Headers have one deadline from their first byte; a body
+		 * gets the time again whenever bytes of it come. */
+		refresh = body && w->stats.bytes_in != before->bytes_in;
+	} else {
+		bool answered = w->http.requests != before->requests;
+		/* A new connection keeps its first deadline until it has
+		 * been answered once. */
+		if (c->timer.kind == HD_TIMEOUT_HEADER && !answered)
+			return;
+		kind = HD_TIMEOUT_KEEPALIVE;
+		ms = cfg->keepalive_timeout_ms;
+		refresh = answered;
+	}
+	c->flags &= (uint16_t)~HD_CONN_F_WROTE;
+	if (kind == c->timer.kind && !refresh)
+		return;
+	c->timer.kind = kind;
+	hd_timer_arm(&w->wheel, &c->timer, hd_wheel_deadline(&w->wheel, ms));
+}
+
+/* Closes c when it is done, else fixes the poller interest and the
+ * timeout. Returns false when c was freed. */
+static bool settle(struct hd_worker *w, struct hd_conn *c,
+		   const struct progress *before)
 {
 	bool done = c->flags & HD_CONN_F_DEAD;
 	if (!c->out && (c->flags & HD_CONN_F_CLOSING))
@@ -317,11 +381,44 @@ static bool settle(struct hd_worker *w, struct hd_conn *c)
 		hd_conn_close(w, c);
 		return false;
 	}
+	rearm(w, c, before);
 	return true;
+}
+
+void hd_conn_on_timeout(struct hd_worker *w, struct hd_conn *c)
+{
+	struct progress before = progress_now(w);
+	switch (c->timer.kind) {
+	case HD_TIMEOUT_HEADER:
+	case HD_TIMEOUT_BODY:
+		w->stats.timeouts_header++;
+		/* A request is under way and nothing is queued before it:
+		 * it can still be answered, with 408 and a close. */
+		if (!hd_http_is_idle(&c->http) && !c->out) {
+			hd_http_answer_timeout(&w->http, &w->scratch);
+			c->flags |= HD_CONN_F_CLOSING;
+			flush(w, c);
+		} else {
+			c->flags |= HD_CONN_F_DEAD;
+		}
+		break;
+	case HD_TIMEOUT_KEEPALIVE:
+		w->stats.timeouts_keepalive++;
+		c->flags |= HD_CONN_F_DEAD;
+		break;
+	default:
+		w->stats.timeouts_write++;
+		c->flags |= HD_CONN_F_DEAD;
+		break;
+	}
+	/* A 408 the kernel could not take whole is left to write_timeout. */
+	c->timer.kind = HD_TIMEOUT_NONE;
+	settle(w, c, &before);
 }
 
 void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c, uint32_t events)
 {
+	struct progress before = progress_now(w);
 	if (events & HD_EV_WRITE) {
 		c->flags &= (uint16_t)~HD_CONN_F_WBLOCKED;
 		write_pending(w, c);
@@ -341,5 +438,5 @@ void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c, uint32_t events)
 	if ((events & HD_EV_HUP) && w->poller->edge &&
 	    !(c->flags & (HD_CONN_F_BLOCKED | HD_CONN_F_UNREAD)))
 		c->flags |= HD_CONN_F_PEER_DONE;
-	settle(w, c);
+	settle(w, c, &before);
 }

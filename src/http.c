@@ -17,15 +17,29 @@
 enum {
 	HD_HTTP_F_IN_MESSAGE = 1 << 0, /* a request has begun, not yet done */
 	HD_HTTP_F_IN_QUERY = 1 << 1,   /* the path is over; query follows */
-	HD_HTTP_F_EXPECT_OK = 1 << 2,  /* Expect value matches so far */
+	HD_HTTP_F_VALUE_OK = 1 << 2,   /* watched value matches so far */
 	HD_HTTP_F_EXPECT_100 = 1 << 3, /* this request has Expect: 100-... */
 	HD_HTTP_F_CLOSE = 1 << 4,      /* the last response closes */
+	HD_HTTP_F_IN_BODY = 1 << 5,    /* headers done, reading the body */
 };
 
 /* Header names hellod has to look at; the rest llhttp handles. */
-enum { NAME_HOST = 1 << 0, NAME_EXPECT = 1 << 1, NAME_ALL = 3 };
-static const char *const watched_names[] = {"host", "expect"};
+enum {
+	NAME_HOST = 1 << 0,
+	NAME_EXPECT = 1 << 1,
+	NAME_TE = 1 << 2,
+	NAME_ALL = 7,
+	NAME_COUNT = 3
+};
+static const char *const watched_names[NAME_COUNT] = {"host", "expect",
+						      "transfer-encoding"};
+/* The values hellod compares, case-insensitively, for the names that
+ * have one: Expect must say 100-continue to get "100 Continue"; the only
+ * Transfer-Encoding hellod accepts is chunked, alone (RFC 9112 6.1: an
+ * unknown coding could frame the body differently from what a proxy in
+ * front assumed). */
 static const char expect_100[] = "100-continue";
+static const char chunked[] = "chunked";
 
 /* What a feed call lends to the callbacks through parser->data. */
 struct feed_run {
@@ -175,7 +189,7 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t len)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		char c = lower(at[i]);
-		for (unsigned n = 0; n < 2; n++) {
+		for (unsigned n = 0; n < NAME_COUNT; n++) {
 			const char *name = watched_names[n];
 			if (!(http->name_mask & (1u << n)))
 				continue;
@@ -198,13 +212,13 @@ static int on_header_field_complete(llhttp_t *parser)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	if (++http->header_count > ctx->max_header_count)
 		return reject(http, HD_RESP_HEADERS_TOO_LARGE);
-	for (unsigned n = 0; n < 2; n++)
+	for (unsigned n = 0; n < NAME_COUNT; n++)
 		if (http->name_len != strlen(watched_names[n]))
 			http->name_mask &= (uint8_t) ~(1u << n);
 	if ((http->name_mask & NAME_HOST) && ++http->host_count > 1)
 		return reject(http, HD_RESP_BAD_REQUEST);
-	if (http->name_mask & NAME_EXPECT)
-		http->flags |= HD_HTTP_F_EXPECT_OK;
+	if (http->name_mask & (NAME_EXPECT | NAME_TE))
+		http->flags |= HD_HTTP_F_VALUE_OK;
 	http->value_len = 0;
 	return capture_if_echo(http, parser, ": ", 2);
 }
@@ -224,6 +238,16 @@ static char byte_before_blanks(const struct feed_run *run,
 	return at > run->chunk ? at[-1] : (char)http->last_nonblank;
 }
 
+/* The value the current header must have, if hellod checks it. */
+static const char *watched_value(const struct hd_http *http)
+{
+	if (http->name_mask & NAME_EXPECT)
+		return expect_100;
+	if (http->name_mask & NAME_TE)
+		return chunked;
+	return NULL;
+}
+
 static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 {
 	struct hd_http *http = http_of(parser);
@@ -237,12 +261,17 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	if (capture_if_echo(http, parser, at, len))
 		return -1;
-	if (!(http->name_mask & NAME_EXPECT))
+	const char *want = watched_value(http);
+	if (!want)
 		return 0;
+	size_t want_len = strlen(want);
 	for (size_t i = 0; i < len; i++) {
-		if (http->value_len >= sizeof(expect_100) - 1 ||
-		    lower(at[i]) != expect_100[http->value_len])
-			http->flags &= (uint8_t)~HD_HTTP_F_EXPECT_OK;
+		/* Trailing blanks are optional whitespace, not value. */
+		if (http->value_len == want_len && is_blank(at[i]))
+			continue;
+		if (http->value_len >= want_len ||
+		    lower(at[i]) != want[http->value_len])
+			http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK;
 		if (http->value_len < UINT8_MAX)
 			http->value_len++;
 	}
@@ -252,11 +281,14 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *parser)
 {
 	struct hd_http *http = http_of(parser);
-	if ((http->name_mask & NAME_EXPECT) &&
-	    (http->flags & HD_HTTP_F_EXPECT_OK) &&
-	    http->value_len == sizeof(expect_100) - 1)
+	const char *want = watched_value(http);
+	bool match = want && (http->flags & HD_HTTP_F_VALUE_OK) &&
+		     http->value_len == strlen(want);
+	http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK;
+	if ((http->name_mask & NAME_EXPECT) && match)
 		http->flags |= HD_HTTP_F_EXPECT_100;
-	http->flags &= (uint8_t)~HD_HTTP_F_EXPECT_OK;
+	if ((http->name_mask & NAME_TE) && !match)
+		return reject(http, HD_RESP_BAD_REQUEST);
 	http->name_len = 0;
 	http->name_mask = NAME_ALL;
 	return capture_if_echo(http, parser, "\n", 1);
@@ -277,6 +309,10 @@ static int on_headers_complete(llhttp_t *parser)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	if (parser->http_minor == 1 && http->host_count == 0)
 		return reject(http, HD_RESP_BAD_REQUEST);
+	/* HTTP/1.0 has no chunked coding: RFC 9112 6.1 says to treat such
+	 * framing as faulty. */
+	if (parser->http_minor == 0 && (parser->flags & F_TRANSFER_ENCODING))
+		return reject(http, HD_RESP_BAD_REQUEST);
 	if ((parser->flags & F_CONTENT_LENGTH) &&
 	    parser->content_length > run->ctx->max_body)
 		return reject(http, HD_RESP_TOO_LARGE);
@@ -284,6 +320,8 @@ static int on_headers_complete(llhttp_t *parser)
 		return -1;
 	/* The client waits for "100 Continue" before it sends the body; the
 	 * final response follows once the body is read. */
+	if (expects_body(parser))
+		http->flags |= HD_HTTP_F_IN_BODY;
 	if ((http->flags & HD_HTTP_F_EXPECT_100) && expects_body(parser) &&
 	    hd_buf_append(run->out, HD_CONTINUE_100,
 			  sizeof(HD_CONTINUE_100) - 1))
@@ -347,10 +385,10 @@ void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->responses = responses;
 	ctx->catch_all = cfg->catch_all;
-	ctx->max_url = 8 * 1024;
-	ctx->max_header_bytes = 16 * 1024;
-	ctx->max_header_count = 100;
-	ctx->max_body = 1024 * 1024;
+	ctx->max_url = (uint32_t)cfg->max_uri;
+	ctx->max_header_bytes = (uint32_t)cfg->max_header_size;
+	ctx->max_header_count = cfg->max_headers;
+	ctx->max_body = cfg->max_body;
 	ctx->max_capture = 64 * 1024;
 	ctx->server_name = cfg->server_name;
 	ctx->extra_headers = cfg->extra_headers;
@@ -397,6 +435,18 @@ bool hd_http_is_idle(const struct hd_http *http)
 	return !(http->flags & HD_HTTP_F_IN_MESSAGE);
 }
 
+bool hd_http_in_body(const struct hd_http *http)
+{
+	return http->flags & HD_HTTP_F_IN_BODY;
+}
+
+void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_buf *out)
+{
+	const struct hd_response *r = hd_responses_get(
+		ctx->responses, HD_RESP_TIMEOUT, HD_MODE_CLOSE);
+	hd_buf_append(out, r->bytes, r->total_len);
+	ctx->answered[HD_RESP_TIMEOUT]++;
+}
 enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 				 const char *data, size_t len,
 				 struct hd_buf *out, size_t out_limit,

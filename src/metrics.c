@@ -30,6 +30,9 @@ void hd_metrics_publish(struct hd_worker *w)
 	v[HD_CTR_DYNAMIC_OK] = w->http.dynamic_ok;
 	v[HD_CTR_DYNAMIC_FAILED] = w->http.dynamic_failed;
 	v[HD_CTR_PROXY_ERRORS] = st->proxy_errors;
+	v[HD_CTR_TIMEOUTS_HEADER] = st->timeouts_header;
+	v[HD_CTR_TIMEOUTS_KEEPALIVE] = st->timeouts_keepalive;
+	v[HD_CTR_TIMEOUTS_WRITE] = st->timeouts_write;
 	for (int k = 0; k < HD_RESP_KIND_COUNT; k++)
 		v[HD_CTR_ANSWERED + k] = w->http.answered[k];
 	for (int i = 0; i < HD_CTR_COUNT; i++)
@@ -47,6 +50,12 @@ static const struct {
 	 "Requests refused as malformed or over a limit."},
 	{HD_CTR_PROXY_ERRORS, "hellod_proxy_protocol_errors_total", "counter",
 	 "Connections closed for a missing or invalid PROXY header."},
+	{HD_CTR_TIMEOUTS_HEADER, "hellod_header_timeouts_total", "counter",
+	 "Connections closed by header_timeout (slow headers or body)."},
+	{HD_CTR_TIMEOUTS_KEEPALIVE, "hellod_keepalive_timeouts_total",
+	 "counter", "Idle connections closed by keepalive_timeout."},
+	{HD_CTR_TIMEOUTS_WRITE, "hellod_write_timeouts_total", "counter",
+	 "Connections closed by write_timeout (client stopped reading)."},
 	{HD_CTR_ACCEPTED, "hellod_connections_accepted_total", "counter",
 	 "Connections accepted."},
 	{HD_CTR_CLOSED, "hellod_connections_closed_total", "counter",

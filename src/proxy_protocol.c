@@ -29,13 +29,15 @@ static int parse_v1_fields(char *line, struct hd_peer *peer)
 {
 	char *fields[6];
 	int n = 0;
-	for (char *tok = line; tok && n < 6; n++) {
+	for (char *tok = line; tok; n++) {
+		if (n == 6)
+			return HD_PROXY_INVALID; /* a seventh field */
 		fields[n] = tok;
 		tok = strchr(tok, ' ');
 		if (tok)
 			*tok++ = '\0';
 	}
-	if (n != 6 || strchr(fields[5], ' '))
+	if (n != 6)
 		return HD_PROXY_INVALID;
 	int family = !strcmp(fields[1], "TCP4")	  ? AF_INET
 		     : !strcmp(fields[1], "TCP6") ? AF_INET6

@@ -36,6 +36,23 @@ static void print_row(FILE *f, const char *name, const struct row *r)
 		r->eagain, r->writes, r->bytes_in, r->bytes_out, r->requests);
 }
 
+/* Connections ended by timeouts and limits, summed over the workers. */
+static void print_robustness(FILE *f, struct hd_worker *const *workers,
+			     int count)
+{
+	uint64_t header = 0, keepalive = 0, write = 0, refused = 0;
+	for (int i = 0; i < count; i++) {
+		header += workers[i]->stats.timeouts_header;
+		keepalive += workers[i]->stats.timeouts_keepalive;
+		write += workers[i]->stats.timeouts_write;
+		refused += workers[i]->stats.refused;
+	}
+	fprintf(f,
+		"timeouts: header %" PRIu64 ", keepalive %" PRIu64
+		", write %" PRIu64 "; refused connections: %" PRIu64 "\n",
+		header, keepalive, write, refused);
+}
+
 void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
 {
 	struct row total = {0};
@@ -59,4 +76,5 @@ void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
 		total.requests += r.requests;
 	}
 	print_row(f, "total", &total);
+	print_robustness(f, workers, count);
 }

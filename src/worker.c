@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READ_BUFFER (64 * 1024)
-#define MAX_EVENTS  512
-#define WAKE_MS	    1000 /* wake at least this often to refresh the date */
+#define READ_BUFFER	(64 * 1024)
+#define MAX_EVENTS	512
+#define ACCEPT_PAUSE_MS 100  /* out of descriptors: accept again after */
+#define LOG_FLUSH_MS	1000 /* longest sleep while log lines wait */
 
 static time_t now_seconds(void)
 {
@@ -31,6 +33,15 @@ static time_t now_seconds(void)
 	 * few milliseconds of lag do not matter for a one-second date. */
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	return ts.tv_sec;
+}
+
+static uint64_t now_monotonic_ms(void)
+{
+	struct timespec ts;
+	/* Coarse again: timeouts tick at HD_WHEEL_TICK_MS, far above its
+	 * resolution (a few ms). */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Once a second: the Date header, and the access log goes out. */
@@ -94,6 +105,9 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 			.proxy = cfg->listen[i].proxy_protocol,
 			.fd = listen_fds[i]};
 	w->listener_count = listen_count;
+	w->now_ms = now_monotonic_ms();
+	hd_wheel_init(&w->wheel, w->now_ms);
+	w->accept_timer.kind = HD_TIMER_ACCEPT;
 	hd_date_cache_init(&w->date);
 	hd_date_cache_update(&w->date, now_seconds());
 	err = hd_responses_init(&w->responses, cfg, w->date.text);
@@ -157,9 +171,54 @@ static bool shed_connection(struct hd_worker *w, int listen_fd)
 	return fd >= 0;
 }
 
+/* Even the reserve could not shed a connection (another thread took the
+ * freed descriptor, say): stop watching the listeners for a moment, or a
+ * level-triggered poller would report them ready in a busy loop. */
+static void pause_accepting(struct hd_worker *w)
+{
+	if (w->accept_paused)
+		return;
+	for (int i = 0; i < w->listener_count; i++)
+		hd_poller_mod(w->poller, w->listeners[i].fd, &w->listeners[i],
+			      0);
+	w->accept_paused = true;
+	hd_timer_arm(&w->wheel, &w->accept_timer,
+		     hd_wheel_deadline(&w->wheel, ACCEPT_PAUSE_MS));
+}
+
+static void accept_ready(struct hd_worker *w, struct hd_listener *l);
+
+/* Edge-triggered listeners give no new event for connections that came
+ * while paused, so accept what is waiting right away. */
+static void resume_accepting(struct hd_worker *w)
+{
+	w->accept_paused = false;
+	if (w->reserve_fd < 0)
+		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (int i = 0; i < w->listener_count; i++)
+		hd_poller_mod(w->poller, w->listeners[i].fd, &w->listeners[i],
+			      HD_EV_READ);
+	for (int i = 0; i < w->listener_count && !w->accept_paused; i++)
+		accept_ready(w, &w->listeners[i]);
+}
+
+/* Past max_connections (per worker) a connection is accepted and closed
+ * at once, so it neither waits in the backlog nor wakes us again. */
+static struct hd_conn *take_connection(struct hd_worker *w, int fd)
+{
+	if (w->open_conns >= w->cfg->max_connections) {
+		close(fd);
+		w->stats.refused++;
+		return NULL;
+	}
+	return hd_conn_open(w, fd);
+}
+
 static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 {
 	static _Thread_local time_t last_log;
+	if (w->accept_paused)
+		return;
 	for (;;) {
 		w->stats.accepts++;
 		struct sockaddr_storage addr;
@@ -167,7 +226,7 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 		int fd = accept4(l->fd, (struct sockaddr *)&addr, &addrlen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			struct hd_conn *c = hd_conn_open(w, fd);
+			struct hd_conn *c = take_connection(w, fd);
 			if (c) {
 				hd_peer_from_sockaddr(&c->peer,
 						      (struct sockaddr *)&addr);
@@ -184,6 +243,7 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 			log_rate_limited(w, &last_log, "accept", errno);
 			if (shed_connection(w, l->fd))
 				continue;
+			pause_accepting(w);
 		} else {
 			log_rate_limited(w, &last_log, "accept", errno);
 		}
@@ -258,6 +318,23 @@ static bool follow_phase(struct hd_worker *w)
 	return !(phase == HD_PHASE_DRAIN && !w->conns);
 }
 
+static void on_timer(void *arg, struct hd_timer *t)
+{
+	struct hd_worker *w = arg;
+	if (t->kind == HD_TIMER_ACCEPT) {
+		resume_accepting(w);
+		return;
+	}
+	struct hd_conn *c =
+		(struct hd_conn *)((char *)t - offsetof(struct hd_conn, timer));
+	hd_conn_on_timeout(w, c);
+}
+
+/* The loop sleeps until the next event or the wheel's next busy tick
+ * (forever when no timer is armed: the Date is refreshed after each
+ * wakeup, before any response is made). Timers fire after the events
+ * are handled, so no event in the batch can point at a connection a
+ * timeout just freed. */
 void *hd_worker_run(void *arg)
 {
 	struct hd_worker *w = arg;
@@ -265,7 +342,13 @@ void *hd_worker_run(void *arg)
 	pin_to_cpu(w);
 	while (follow_phase(w) &&
 	       !atomic_load_explicit(&w->stop, memory_order_relaxed)) {
-		int n = hd_poller_wait(w->poller, events, MAX_EVENTS, WAKE_MS);
+		int timeout = hd_wheel_timeout_ms(&w->wheel, w->now_ms);
+		/* Buffered access log lines go out within about a second. */
+		if (w->log.buf.len && (timeout < 0 || timeout > LOG_FLUSH_MS))
+			timeout = LOG_FLUSH_MS;
+		int n = hd_poller_wait(w->poller, events, MAX_EVENTS, timeout);
+		w->now_ms = now_monotonic_ms();
+		hd_wheel_set_clock(&w->wheel, w->now_ms);
 		if (n < 0) {
 			if (n == -EINTR)
 				continue;
@@ -276,6 +359,7 @@ void *hd_worker_run(void *arg)
 		refresh_date(w);
 		for (int i = 0; i < n; i++)
 			dispatch(w, &events[i]);
+		hd_wheel_expire(&w->wheel, on_timer, w);
 		hd_metrics_publish(w);
 	}
 	while (w->conns)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,11 +41,18 @@ static int split_args(char *copy, char **argv, int max)
 	return n;
 }
 
+bool server_under_valgrind(void)
+{
+	const char *v = getenv("HELLOD_VALGRIND");
+	return v && *v;
+}
+
 /* Reads the server's stderr until the banner line names the port. */
 static void wait_for_banner(struct test_server *s)
 {
 	size_t len = 0;
-	long long deadline = now_ms() + 5000;
+	long long deadline =
+		now_ms() + (server_under_valgrind() ? 60000 : 5000);
 	while (now_ms() < deadline && len < sizeof(s->banner) - 1) {
 		struct pollfd pfd = {.fd = s->stderr_fd, .events = POLLIN};
 		if (poll(&pfd, 1, 100) <= 0)
@@ -65,11 +74,31 @@ static void wait_for_banner(struct test_server *s)
 	ck_abort_msg("hellod did not start: '%s'", s->banner);
 }
 
+static const char *const valgrind_argv[] = {"valgrind",
+					    "--quiet",
+					    "--error-exitcode=99",
+					    "--leak-check=full",
+					    "--show-leak-kinds=all",
+					    "--errors-for-leak-kinds=all",
+					    "--track-fds=no"};
+#define VALGRIND_ARGC (int)(sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
+
 void server_start(struct test_server *s, const char *args)
 {
+	server_start_nofile(s, args, 0);
+}
+
+void server_start_nofile(struct test_server *s, const char *args, int nofile)
+{
 	char copy[512] = "";
-	char *argv[40] = {(char *)server_binary(), "-l", "127.0.0.1:0"};
-	int argc = 3;
+	char *argv[40 + VALGRIND_ARGC];
+	int argc = 0;
+	if (server_under_valgrind())
+		for (; argc < VALGRIND_ARGC; argc++)
+			argv[argc] = (char *)valgrind_argv[argc];
+	argv[argc++] = (char *)server_binary();
+	argv[argc++] = "-l";
+	argv[argc++] = "127.0.0.1:0";
 	if (args)
 		snprintf(copy, sizeof(copy), "%s", args);
 	argc += split_args(copy, argv + argc, 35);
@@ -77,7 +106,8 @@ void server_start(struct test_server *s, const char *args)
 	char mode_copy[256] = "";
 	if (mode) {
 		snprintf(mode_copy, sizeof(mode_copy), "%s", mode);
-		argc += split_args(mode_copy, argv + argc, 39 - argc);
+		argc += split_args(mode_copy, argv + argc,
+				   39 + VALGRIND_ARGC - argc);
 	}
 	argv[argc] = NULL;
 	int pipefd[2];
@@ -87,7 +117,10 @@ void server_start(struct test_server *s, const char *args)
 	ck_assert_int_ge(s->pid, 0);
 	if (s->pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
-		execv(argv[0], argv);
+		struct rlimit lim = {(rlim_t)nofile, (rlim_t)nofile};
+		if (nofile > 0 && setrlimit(RLIMIT_NOFILE, &lim))
+			_exit(126);
+		execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
@@ -98,14 +131,49 @@ void server_start(struct test_server *s, const char *args)
 
 int server_stop(struct test_server *s, int timeout_ms)
 {
+	return server_stop_output(s, timeout_ms, NULL, 0);
+}
+
+/* Appends what the server's stderr holds now to out (if any). */
+static void drain_stderr(struct test_server *s, char *out, size_t outlen,
+			 size_t *len)
+{
+	char sink[4096];
+	for (;;) {
+		struct pollfd pfd = {.fd = s->stderr_fd, .events = POLLIN};
+		if (poll(&pfd, 1, 0) <= 0)
+			return;
+		char *to = out && *len + 1 < outlen ? out + *len : sink;
+		size_t room = out && *len + 1 < outlen ? outlen - 1 - *len
+						       : sizeof(sink);
+		ssize_t n = read(s->stderr_fd, to, room);
+		if (n <= 0)
+			return;
+		if (to != sink) {
+			*len += (size_t)n;
+			out[*len] = '\0';
+		}
+	}
+}
+
+int server_stop_output(struct test_server *s, int timeout_ms, char *out,
+		       size_t outlen)
+{
 	int status = -1;
+	size_t len = 0;
+	if (out && outlen)
+		out[0] = '\0';
+	if (server_under_valgrind())
+		timeout_ms += 30000;
 	/* SIGINT stops at once; SIGTERM would drain for drain_grace first
 	 * (tests of draining send it themselves). */
 	kill(s->pid, SIGINT);
 	long long deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
+		drain_stderr(s, out, outlen, &len);
 		pid_t r = waitpid(s->pid, &status, WNOHANG);
 		if (r == s->pid) {
+			drain_stderr(s, out, outlen, &len);
 			close(s->stderr_fd);
 			return WIFEXITED(status) ? WEXITSTATUS(status)
 						 : 128 + WTERMSIG(status);
@@ -281,4 +349,68 @@ bool peer_closed(struct reader *r, int timeout_ms)
 		if (got < 0)
 			return false;
 	}
+}
+
+const char *temp_file(const char *text)
+{
+	static char path[64];
+	strcpy(path, "/tmp/hellod-test-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+long proc_status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	size_t klen = strlen(key);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			kb = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+int proc_fd_count(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+long proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the ")" that ends the command name: state is field
+	 * 3, utime 14 and stime 15. */
+	char *p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	unsigned long utime = 0, stime = 0;
+	ck_assert_int_eq(sscanf(p + 2,
+				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+				"%*u %lu %lu",
+				&utime, &stime),
+			 2);
+	return (long)(utime + stime);
 }

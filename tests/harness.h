@@ -18,9 +18,27 @@ struct test_server {
  * (space-separated, may be NULL) and waits for its banner. Fails the test
  * (ck_abort) when it does not start within 5 s. */
 void server_start(struct test_server *s, const char *args);
+/* The same with RLIMIT_NOFILE set to nofile in the child (0: unchanged).
+ * With HELLOD_VALGRIND set, either runs the server under valgrind
+ * memcheck, whose errors and leaks turn the exit status into 99. */
+void server_start_nofile(struct test_server *s, const char *args, int nofile);
+/* True when the server runs under valgrind (slow: tests relax timing). */
+bool server_under_valgrind(void);
 /* SIGINT, then waits up to timeout_ms; returns the exit status, or -1
  * when it had to be killed. */
 int server_stop(struct test_server *s, int timeout_ms);
+/* server_stop, keeping what the server wrote to stderr after its banner
+ * (the --stats table, say) in out. */
+int server_stop_output(struct test_server *s, int timeout_ms, char *out,
+		       size_t outlen);
+/* Writes text to a new temporary file; returns its path (static). */
+const char *temp_file(const char *text);
+/* Reads a "Key:   value kB" line of /proc/PID/status; -1 if missing. */
+long proc_status_kb(pid_t pid, const char *key);
+/* Open descriptors of pid (entries of /proc/PID/fd). */
+int proc_fd_count(pid_t pid);
+/* utime + stime of pid in clock ticks (/proc/PID/stat). */
+long proc_cpu_ticks(pid_t pid);
 
 /* A blocking TCP connection to 127.0.0.1:port with a receive timeout. */
 int connect_port(int port);

@@ -10,6 +10,7 @@ Suite *date_cache_suite(void);
 Suite *response_suite(void);
 Suite *http_suite(void);
 Suite *proxy_protocol_suite(void);
+Suite *timer_suite(void);
 enum hd_test_mode {
 	HD_TEST_EPOLL_EDGE,
 	HD_TEST_EPOLL_LEVEL,
@@ -17,7 +18,17 @@ enum hd_test_mode {
 	HD_TEST_SELECT,
 	HD_TEST_MODE_COUNT
 };
+/* A mode's name ("epoll-edge") and the fixture that sets its flags in
+ * test_mode_args. */
+struct test_mode {
+	const char *name;
+	void (*setup)(void);
+};
+extern const struct test_mode test_modes[HD_TEST_MODE_COUNT];
+extern const char *test_mode_args;
 /* The same integration tests, against a server in the given mode. */
 Suite *integration_suite(enum hd_test_mode mode);
+/* Limits, timeouts, backpressure, fd exhaustion, in the given mode. */
+Suite *robust_suite(enum hd_test_mode mode);
 
 #endif

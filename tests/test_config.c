@@ -7,6 +7,7 @@
 
 #include "hellod/cli.h"
 #include "hellod/config.h"
+#include "harness.h"
 #include "suites.h"
 
 static struct hd_config cfg;
@@ -35,6 +36,34 @@ START_TEST(defaults_are_documented_ones)
 	ck_assert_str_eq(cfg.body, "Hello, World!");
 	ck_assert_str_eq(cfg.content_type, "text/plain");
 	ck_assert(!cfg.catch_all);
+}
+END_TEST
+
+START_TEST(limit_and_timeout_defaults_and_keys)
+{
+	ck_assert_uint_eq(cfg.max_uri, 8 * 1024);
+	ck_assert_uint_eq(cfg.max_header_size, 16 * 1024);
+	ck_assert_uint_eq(cfg.max_headers, 100);
+	ck_assert_uint_eq(cfg.max_body, 1024 * 1024);
+	ck_assert_uint_eq(cfg.header_timeout_ms, 10000);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 60000);
+	ck_assert_uint_eq(cfg.write_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg.max_connections, 10000);
+	const char *text = "max_uri 1k\nmax_header_size 2k\nmax_headers 7\n"
+			   "max_body 0\nheader_timeout 500ms\n"
+			   "keepalive_timeout 2m\nwrite_timeout 3\n"
+			   "max_connections 5\n";
+	ck_assert_int_eq(
+		hd_config_parse_text(&cfg, "t.conf", text, err, sizeof(err)),
+		0);
+	ck_assert_uint_eq(cfg.max_uri, 1024);
+	ck_assert_uint_eq(cfg.max_header_size, 2048);
+	ck_assert_uint_eq(cfg.max_headers, 7);
+	ck_assert_uint_eq(cfg.max_body, 0);
+	ck_assert_uint_eq(cfg.header_timeout_ms, 500);
+	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 120000);
+	ck_assert_uint_eq(cfg.write_timeout_ms, 3000);
+	ck_assert_uint_eq(cfg.max_connections, 5);
 }
 END_TEST
 
@@ -90,6 +119,15 @@ static const struct {
 	{"content_type a\x01b\n", "control characters"},
 	{"max_pending_output 12q\n", "key 'max_pending_output'"},
 	{"max_pending_output 1\n", "key 'max_pending_output'"},
+	{"max_uri 8\n", "key 'max_uri': expected a size 16..1m"},
+	{"max_header_size 2m\n", "key 'max_header_size'"},
+	{"max_headers 0\n", "key 'max_headers': expected 1..65535"},
+	{"max_body -1\n", "key 'max_body'"},
+	{"header_timeout 5ms\n", "key 'header_timeout': expected a duration"},
+	{"keepalive_timeout 10h\n", "key 'keepalive_timeout'"},
+	{"write_timeout soon\n", "key 'write_timeout'"},
+	{"write_timeout 2000m\n", "key 'write_timeout'"},
+	{"max_connections 0\n", "key 'max_connections'"},
 };
 
 START_TEST(rejects_bad_files_naming_line_and_key)
@@ -103,20 +141,9 @@ START_TEST(rejects_bad_files_naming_line_and_key)
 }
 END_TEST
 
-static char *write_temp(const char *text)
-{
-	static char path[64];
-	strcpy(path, "/tmp/hellod-test-XXXXXX");
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
 START_TEST(loads_files_and_reports_missing_ones)
 {
-	char *path = write_temp("workers 2\nbody from file\n");
+	const char *path = temp_file("workers 2\nbody from file\n");
 	ck_assert_int_eq(hd_config_load_file(&cfg, path, err, sizeof(err)), 0);
 	ck_assert_int_eq(cfg.workers, 2);
 	ck_assert_str_eq(cfg.body, "from file");
@@ -162,7 +189,7 @@ static enum hd_cli_result parse_argv(int argc, const char **argv)
 
 START_TEST(flags_override_the_file)
 {
-	char *path = write_temp("workers 3\nlisten 127.0.0.1:9000\n");
+	const char *path = temp_file("workers 3\nlisten 127.0.0.1:9000\n");
 	const char *argv[] = {"hellod", "-c",	    path,	   "-w",
 			      "1",	"--listen", "127.0.0.1:0", "--trigger",
 			      "level",	NULL};
@@ -196,6 +223,7 @@ Suite *config_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, defaults_are_documented_ones);
+	tcase_add_test(tc, limit_and_timeout_defaults_and_keys);
 	tcase_add_test(tc, parses_a_good_file);
 	tcase_add_loop_test(tc, rejects_bad_files_naming_line_and_key, 0,
 			    sizeof(bad_files) / sizeof(bad_files[0]));

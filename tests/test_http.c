@@ -210,44 +210,190 @@ START_TEST(paths_must_match_exactly)
 }
 END_TEST
 
+/* A request literal and its length, for those that hold a NUL. */
+#define WITH_NUL(lit) .request = lit, .len = sizeof(lit) - 1
+
 static const struct {
 	const char *name;
 	const char *request;
 	enum hd_resp_kind kind;
+	size_t len; /* 0: strlen(request) */
 } malformed[] = {
-	{"garbage", "HELLO THERE\r\n\r\n", HD_RESP_BAD_REQUEST},
-	{"no host in 1.1", "GET / HTTP/1.1\r\n\r\n", HD_RESP_BAD_REQUEST},
-	{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"empty header name", "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"obs-fold after empty value",
-	 "GET / HTTP/1.1\r\nHost: a\r\nX:\r\n\tb\r\n\r\n", HD_RESP_BAD_REQUEST},
-	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", HD_RESP_VERSION},
-	{"HTTP/0.9", "GET /\r\n\r\n", HD_RESP_BAD_REQUEST},
-	{"bare CR", "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"CL and TE",
-	 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
-	 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"two CLs",
-	 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
-	 "Content-Length: 4\r\n\r\nabcd",
-	 HD_RESP_BAD_REQUEST},
-	{"bad CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3x\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"NUL in header", "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n",
-	 HD_RESP_BAD_REQUEST},
-	{"LF only", "GET / HTTP/1.1\nHost: a\n\n", HD_RESP_BAD_REQUEST},
-	{"body too large",
-	 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n",
-	 HD_RESP_TOO_LARGE},
+	{.name = "garbage",
+	 .request = "HELLO THERE\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "no host in 1.1",
+	 .request = "GET / HTTP/1.1\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "two hosts",
+	 .request = "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "empty header name",
+	 .request = "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "obs-fold",
+	 .request = "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "obs-fold after empty value",
+	 .request = "GET / HTTP/1.1\r\nHost: a\r\nX:\r\n\tb\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "HTTP/2.0",
+	 .request = "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_VERSION},
+	{.name = "HTTP/0.9",
+	 .request = "GET /\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "bare CR",
+	 .request = "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "space before colon",
+	 .request = "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CL and TE",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "two CLs",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+		    "Content-Length: 4\r\n\r\nabcd",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "bad CL",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3x\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "NUL in header",
+	 WITH_NUL("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n"),
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "NUL in target",
+	 WITH_NUL("GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n"),
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "NUL in method",
+	 WITH_NUL("G\0T / HTTP/1.1\r\nHost: a\r\n\r\n"),
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "NUL in chunk data is fine but bad size",
+	 WITH_NUL("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		  "chunked\r\n\r\n3\0\r\nabc\r\n0\r\n\r\n"),
+	 .kind = HD_RESP_BAD_REQUEST},
+	/* Transfer-Encoding: only "chunked", alone, in HTTP/1.1 */
+	{.name = "TE chunked not last",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, "
+		    "gzip\r\n"
+		    "\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "TE unknown coding before chunked",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, "
+		    "chunked\r\n"
+		    "\r\n0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "TE unknown coding in its own header",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "TE identity",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		    "identity\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "TE xchunked",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		    "xchunked\r\n\r\n"
+		    "0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "TE chunked twice",
+	 .request =
+		 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "TE in HTTP/1.0",
+	 .request = "POST / HTTP/1.0\r\nTransfer-Encoding: "
+		    "chunked\r\n\r\n0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	/* Content-Length: digits only, once */
+	{.name = "CL list",
+	 .request =
+		 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CL sign",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CL negative",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CL empty",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CL hex",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x3\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CL overflow",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		    "99999999999999999999999\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CL repeated, same value",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+		    "Content-Length: 3\r\n\r\nabc",
+	 .kind = HD_RESP_BAD_REQUEST},
+	/* control characters */
+	{.name = "CTL in value",
+	 .request = "GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "DEL in value",
+	 .request = "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CTL in name",
+	 .request = "GET / HTTP/1.1\r\nHo\x01st: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CTL in target",
+	 .request = "GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "tab in target",
+	 .request = "GET /\t HTTP/1.1\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "CTL in method",
+	 .request = "G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "tab before colon",
+	 .request = "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "bare LF in value",
+	 .request = "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "space after version",
+	 .request = "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	/* chunked framing */
+	{.name = "chunk size overflow",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		    "chunked\r\n\r\n"
+		    "fffffffffffffffffff\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "chunk size not hex",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		    "chunked\r\n\r\n"
+		    "zz\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "chunk data longer than its size",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		    "chunked\r\n\r\n"
+		    "3\r\nabcX\r\n0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "chunk size with LF only",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		    "chunked\r\n\r\n"
+		    "3\nabc\r\n0\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "LF only",
+	 .request = "GET / HTTP/1.1\nHost: a\n\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "body too large",
+	 .request = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		    "99999999\r\n\r\n",
+	 .kind = HD_RESP_TOO_LARGE},
 };
+
+static size_t malformed_len(int i)
+{
+	return malformed[i].len ? malformed[i].len
+				: strlen(malformed[i].request);
+}
 
 START_TEST(malformed_gets_error_and_close)
 {
@@ -256,11 +402,8 @@ START_TEST(malformed_gets_error_and_close)
 	char buf[512];
 	size_t glen = strlen(get_root);
 	memcpy(buf, get_root, glen);
-	/* NUL-containing requests are measured to their final CRLFCRLF. */
 	const char *req = malformed[_i].request;
-	size_t rlen = strlen(req);
-	if (!strcmp(malformed[_i].name, "NUL in header"))
-		rlen = sizeof("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n") - 1;
+	size_t rlen = malformed_len(_i);
 	memcpy(buf + glen, req, rlen);
 	ck_assert_msg(feed(buf, glen + rlen) == HD_FEED_CLOSE, "%s",
 		      malformed[_i].name);
@@ -278,9 +421,7 @@ END_TEST
 START_TEST(malformed_split_anywhere)
 {
 	const char *req = malformed[_i].request;
-	size_t len = strlen(req);
-	if (!strcmp(malformed[_i].name, "NUL in header"))
-		len = sizeof("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n") - 1;
+	size_t len = malformed_len(_i);
 	for (size_t cut = 0; cut <= len; cut++) {
 		hd_http_init(&http);
 		out.len = 0;
@@ -292,6 +433,36 @@ START_TEST(malformed_split_anywhere)
 		const struct hd_response *r =
 			resp(malformed[_i].kind, HD_MODE_CLOSE);
 		expect_out(&r, 1, NULL);
+	}
+}
+END_TEST
+
+/* Strictness must not refuse what is well-formed. */
+static const char *const strict_but_fine[] = {
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n"
+	"0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \r\n\r\n"
+	"0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	"3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\tb\r\n\r\n",
+	"GET / HTTP/1.0\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+	"\r\nab",
+};
+
+START_TEST(strict_but_well_formed_is_answered)
+{
+	const char *req = strict_but_fine[_i];
+	size_t len = strlen(req);
+	for (size_t cut = 0; cut <= len; cut++) {
+		hd_http_init(&http);
+		out.len = 0;
+		ck_assert_int_eq(feed(req, cut), HD_FEED_MORE);
+		ck_assert_msg(feed(req + cut, len - cut) == HD_FEED_MORE,
+			      "case %d cut %zu: '%.*s'", _i, cut, (int)out.len,
+			      out.data);
+		ck_assert_int_eq(memcmp(out.data, "HTTP/1.1 200", 12), 0);
 	}
 }
 END_TEST
@@ -355,6 +526,9 @@ Suite *http_suite(void)
 			    sizeof(malformed) / sizeof(malformed[0]));
 	tcase_add_loop_test(tc, malformed_split_anywhere, 0,
 			    sizeof(malformed) / sizeof(malformed[0]));
+	tcase_add_loop_test(tc, strict_but_well_formed_is_answered, 0,
+			    sizeof(strict_but_fine) /
+				    sizeof(strict_but_fine[0]));
 	tcase_add_test(tc, long_uri_gets_414);
 	tcase_add_test(tc, huge_headers_get_431);
 	tcase_add_test(tc, upgrade_is_answered_then_closed);

@@ -14,12 +14,11 @@
 #include "suites.h"
 
 static struct test_server srv;
-static const char *mode_args = ""; /* e.g. "--poller poll" */
 
 static void start(const char *extra)
 {
 	char args[512];
-	snprintf(args, sizeof(args), "-w 2 %s %s", mode_args,
+	snprintf(args, sizeof(args), "-w 2 %s %s", test_mode_args,
 		 extra ? extra : "");
 	server_start(&srv, args);
 }
@@ -337,40 +336,15 @@ START_TEST(bad_flags_and_config_exit_2)
 }
 END_TEST
 
-/* Each mode's fixture sets the flags before its tests run (Check runs
- * every test in a forked child, after the fixture). */
-static void mode_epoll_edge(void)
-{
-	mode_args = "--poller epoll --trigger edge";
-}
-static void mode_epoll_level(void)
-{
-	mode_args = "--poller epoll --trigger level";
-}
-static void mode_poll(void)
-{
-	mode_args = "--poller poll";
-}
-static void mode_select(void)
-{
-	mode_args = "--poller select";
-}
-
-static const struct {
-	const char *name;
-	void (*setup)(void);
-} modes[] = {
-	[HD_TEST_EPOLL_EDGE] = {"integration-epoll-edge", mode_epoll_edge},
-	[HD_TEST_EPOLL_LEVEL] = {"integration-epoll-level", mode_epoll_level},
-	[HD_TEST_POLL] = {"integration-poll", mode_poll},
-	[HD_TEST_SELECT] = {"integration-select", mode_select},
-};
-
 Suite *integration_suite(enum hd_test_mode mode)
 {
-	Suite *s = suite_create(modes[mode].name);
+	/* Check keeps the pointer: the name must outlive the suite. */
+	static char names[HD_TEST_MODE_COUNT][64];
+	snprintf(names[mode], sizeof(names[mode]), "integration-%s",
+		 test_modes[mode].name);
+	Suite *s = suite_create(names[mode]);
 	TCase *tc = tcase_create("server");
-	tcase_add_checked_fixture(tc, modes[mode].setup, NULL);
+	tcase_add_checked_fixture(tc, test_modes[mode].setup, NULL);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, banner_names_the_real_port);
 	tcase_add_test(tc, keep_alive_serves_many_requests);

@@ -54,6 +54,16 @@ struct hd_config {
 	enum hd_log_format access_log_format;
 	char *extra_headers; /* heap: "Name: value\r\n" lines, or NULL */
 	size_t extra_headers_len;
+	/* Request limits: each answered with its status and a close. */
+	size_t max_uri;		/* request target bytes, else 414 */
+	size_t max_header_size; /* request line + header bytes, else 431 */
+	unsigned max_headers;	/* header fields, else 431 */
+	size_t max_body;	/* request body bytes, else 413 */
+	/* Timeouts in milliseconds (see conf/hellod.conf). */
+	unsigned header_timeout_ms;
+	unsigned keepalive_timeout_ms;
+	unsigned write_timeout_ms;
+	unsigned max_connections; /* per worker */
 };
 
 /* Fills cfg with the embedded defaults. Returns 0, or -ENOMEM. */

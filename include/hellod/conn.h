@@ -17,6 +17,7 @@
 #include "hellod/buf.h"
 #include "hellod/http.h"
 #include "hellod/peer.h"
+#include "hellod/timer.h"
 
 /* What an epoll data pointer points at: the first member of each owner. */
 enum hd_handle_type { HD_HANDLE_CONN, HD_HANDLE_LISTENER, HD_HANDLE_WAKE };
@@ -30,7 +31,17 @@ struct hd_conn {
 	struct hd_chunk *in;	     /* input parked while output drains */
 	struct hd_conn *prev, *next; /* the worker's list of connections */
 	struct hd_http http;
-	struct hd_peer peer; /* the client (from the PROXY header if any) */
+	struct hd_peer peer;   /* the client (from the PROXY header if any) */
+	struct hd_timer timer; /* the one timeout that applies now */
+};
+
+/* Which timeout a connection's timer stands for (hd_timer.kind). */
+enum hd_conn_timeout {
+	HD_TIMEOUT_NONE,
+	HD_TIMEOUT_HEADER,    /* a request must complete (header_timeout) */
+	HD_TIMEOUT_BODY,      /* body bytes must keep coming (header_timeout) */
+	HD_TIMEOUT_KEEPALIVE, /* idle between requests */
+	HD_TIMEOUT_WRITE,     /* the kernel takes none of our output */
 };
 
 enum {
@@ -39,7 +50,8 @@ enum {
 	HD_CONN_F_BLOCKED = 1 << 2,   /* reading paused: output too large */
 	HD_CONN_F_UNREAD = 1 << 3,    /* the socket may hold unread bytes */
 	HD_CONN_F_WBLOCKED = 1 << 4,  /* the kernel refused output; wait */
-	HD_CONN_F_PROXY = 1 << 5,     /* a PROXY header must come first */
+	HD_CONN_F_PROXY = 1 << 6,     /* a PROXY header must come first */
+	HD_CONN_F_WROTE = 1 << 5,     /* the kernel took output this event */
 };
 
 struct hd_worker;
@@ -52,5 +64,8 @@ void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c, uint32_t events);
 void hd_conn_close(struct hd_worker *w, struct hd_conn *c);
 /* True between requests with nothing queued: closing it loses nothing. */
 bool hd_conn_is_idle(const struct hd_conn *c);
+/* c's timer fired: answers 408 where a request is under way and nothing
+ * else is queued, then closes c (or lets it flush first). Counts it. */
+void hd_conn_on_timeout(struct hd_worker *w, struct hd_conn *c);
 
 #endif

@@ -140,5 +140,11 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 /* True when the connection is between requests (nothing half-parsed), so
  * closing it loses nothing (idle timeout, drain). */
 bool hd_http_is_idle(const struct hd_http *http);
+/* Appends the 408 response (with Connection: close) for a request that
+ * took too long, and counts it. */
+void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_buf *out);
+
+/* True while a request's body is being read (its headers are done). */
+bool hd_http_in_body(const struct hd_http *http);
 
 #endif

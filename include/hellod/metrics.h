@@ -36,6 +36,9 @@ enum hd_counter {
 	HD_CTR_DYNAMIC_OK,     /* 200s of /metrics and echo */
 	HD_CTR_DYNAMIC_FAILED, /* their 500s */
 	HD_CTR_PROXY_ERRORS,
+	HD_CTR_TIMEOUTS_HEADER,
+	HD_CTR_TIMEOUTS_KEEPALIVE,
+	HD_CTR_TIMEOUTS_WRITE,
 	HD_CTR_ANSWERED, /* + enum hd_resp_kind: answers by kind */
 	HD_CTR_COUNT = HD_CTR_ANSWERED + HD_RESP_KIND_COUNT
 };

@@ -21,8 +21,11 @@ struct hd_loop_stats {
 	uint64_t write_eagain; /* writes the kernel did not take whole */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t proxy_errors; /* PROXY listener connections without a
-				* valid header, closed */
+	uint64_t proxy_errors;	     /* PROXY listener connections without a
+				      * valid header, closed */
+	uint64_t timeouts_header;    /* header_timeout (headers or body) */
+	uint64_t timeouts_keepalive; /* keepalive_timeout */
+	uint64_t timeouts_write;     /* write_timeout */
 };
 
 struct hd_worker;

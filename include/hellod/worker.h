@@ -18,6 +18,7 @@
 #include "hellod/poller.h"
 #include "hellod/response.h"
 #include "hellod/stats.h"
+#include "hellod/timer.h"
 
 /* A listening socket as the poller sees it. */
 struct hd_listener {
@@ -64,7 +65,15 @@ struct hd_worker {
 	int all_count;
 	struct hd_metrics_snapshot snapshot;
 	struct hd_access_log log;
+	uint64_t now_ms;	      /* monotonic, read once per wakeup */
+	struct hd_timer accept_timer; /* resumes accepting after EMFILE */
+	bool accept_paused;
+	struct hd_wheel wheel; /* every connection's timeout */
 };
+
+/* hd_timer.kind of the worker's own timer (connections use
+ * enum hd_conn_timeout). */
+enum { HD_TIMER_ACCEPT = 0xff };
 
 /* Sets w up (poller, responses, buffers) for listening fds already bound.
  * Returns 0, or -errno. */

@@ -1,0 +1,30 @@
+/* modes.c — the ways of multiplexing every server suite runs in. Each
+ * mode's fixture sets the flags before its tests run (Check runs every
+ * test in a forked child, after the fixture). */
+#include "suites.h"
+
+const char *test_mode_args = ""; /* e.g. "--poller poll" */
+
+static void mode_epoll_edge(void)
+{
+	test_mode_args = "--poller epoll --trigger edge";
+}
+static void mode_epoll_level(void)
+{
+	test_mode_args = "--poller epoll --trigger level";
+}
+static void mode_poll(void)
+{
+	test_mode_args = "--poller poll";
+}
+static void mode_select(void)
+{
+	test_mode_args = "--poller select";
+}
+
+const struct test_mode test_modes[HD_TEST_MODE_COUNT] = {
+	[HD_TEST_EPOLL_EDGE] = {"epoll-edge", mode_epoll_edge},
+	[HD_TEST_EPOLL_LEVEL] = {"epoll-level", mode_epoll_level},
+	[HD_TEST_POLL] = {"poll", mode_poll},
+	[HD_TEST_SELECT] = {"select", mode_select},
+};
