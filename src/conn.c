@@ -86,6 +86,11 @@ bool hd_conn_is_idle(const struct hd_conn *c)
 	       hd_http_is_idle(&c->http);
 }
 
+bool hd_conn_is_spent(const struct hd_conn *c)
+{
+	return hd_conn_is_idle(c) && c->http.parser.initial_message_completed;
+}
+
 /* ---- writing ---- */
 
 /* Sends what it can. Returns bytes taken (0 when the socket is full, which
@@ -372,8 +377,9 @@ static bool settle(struct hd_worker *w, struct hd_conn *c,
 	    !(c->flags & HD_CONN_F_UNREAD))
 		done = true;
 	/* Draining: a connection closes as soon as it is between requests
-	 * with nothing left to write. */
-	if (w->http.force_close && hd_conn_is_idle(c))
+	 * with nothing left to write (one that has not sent its first
+	 * request yet is given the time to). */
+	if (w->http.force_close && hd_conn_is_spent(c))
 		done = true;
 	if (!done)
 		update_interest(w, c);

@@ -289,14 +289,20 @@ static void close_listeners(struct hd_worker *w)
 }
 
 /* Drain: no new connections, every answer closes, and connections that
- * sit between requests with nothing to write are closed now. */
+ * sit between requests with nothing to write are closed now. Whatever
+ * already waits in a listener's accept queue is accepted and served
+ * first: closing a listener resets the connections queued on it. (With
+ * net.ipv4.tcp_migrate_req=1 the kernel hands them to another process
+ * listening on the port instead, which closes the last small window.) */
 static void start_drain(struct hd_worker *w)
 {
-	close_listeners(w);
 	w->http.force_close = true;
+	for (int i = 0; i < w->listener_count; i++)
+		accept_ready(w, &w->listeners[i]);
+	close_listeners(w);
 	for (struct hd_conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
-		if (hd_conn_is_idle(c))
+		if (hd_conn_is_spent(c))
 			hd_conn_close(w, c);
 	}
 }

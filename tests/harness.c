@@ -83,12 +83,30 @@ static const char *const valgrind_argv[] = {"valgrind",
 					    "--track-fds=no"};
 #define VALGRIND_ARGC (int)(sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
 
+static void start_server(struct test_server *s, const char *args,
+			 int nofile, bool listen_flag);
+
 void server_start(struct test_server *s, const char *args)
 {
-	server_start_nofile(s, args, 0);
+	start_server(s, args, 0, true);
 }
 
 void server_start_nofile(struct test_server *s, const char *args, int nofile)
+{
+	start_server(s, args, nofile, true);
+}
+
+void server_start_conf(struct test_server *s, const char *conf_text,
+		       const char *args)
+{
+	char all[512];
+	snprintf(all, sizeof(all), "-c %s %s", temp_file(conf_text),
+		 args ? args : "");
+	start_server(s, all, 0, false);
+}
+
+static void start_server(struct test_server *s, const char *args,
+			 int nofile, bool listen_flag)
 {
 	char copy[512] = "";
 	char *argv[40 + VALGRIND_ARGC];
@@ -97,8 +115,10 @@ void server_start_nofile(struct test_server *s, const char *args, int nofile)
 		for (; argc < VALGRIND_ARGC; argc++)
 			argv[argc] = (char *)valgrind_argv[argc];
 	argv[argc++] = (char *)server_binary();
-	argv[argc++] = "-l";
-	argv[argc++] = "127.0.0.1:0";
+	if (listen_flag) {
+		argv[argc++] = "-l";
+		argv[argc++] = "127.0.0.1:0";
+	}
 	if (args)
 		snprintf(copy, sizeof(copy), "%s", args);
 	argc += split_args(copy, argv + argc, 35);

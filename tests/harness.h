@@ -22,6 +22,11 @@ void server_start(struct test_server *s, const char *args);
  * With HELLOD_VALGRIND set, either runs the server under valgrind
  * memcheck, whose errors and leaks turn the exit status into 99. */
 void server_start_nofile(struct test_server *s, const char *args, int nofile);
+/* Runs with `-c FILE` (conf_text written to a temporary file) and args,
+ * without the -l flag: the config's listen lines apply. The first of them
+ * must be 127.0.0.1 for s->port. */
+void server_start_conf(struct test_server *s, const char *conf_text,
+		       const char *args);
 /* True when the server runs under valgrind (slow: tests relax timing). */
 bool server_under_valgrind(void);
 /* SIGINT, then waits up to timeout_ms; returns the exit status, or -1

@@ -64,6 +64,8 @@ void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c, uint32_t events);
 void hd_conn_close(struct hd_worker *w, struct hd_conn *c);
 /* True between requests with nothing queued: closing it loses nothing. */
 bool hd_conn_is_idle(const struct hd_conn *c);
+/* Idle, and has answered at least one request (a drain closes these). */
+bool hd_conn_is_spent(const struct hd_conn *c);
 /* c's timer fired: answers 408 where a request is under way and nothing
  * else is queued, then closes c (or lets it flush first). Counts it. */
 void hd_conn_on_timeout(struct hd_worker *w, struct hd_conn *c);
