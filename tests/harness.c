@@ -83,8 +83,8 @@ static const char *const valgrind_argv[] = {"valgrind",
 					    "--track-fds=no"};
 #define VALGRIND_ARGC (int)(sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
 
-static void start_server(struct test_server *s, const char *args,
-			 int nofile, bool listen_flag);
+static void start_server(struct test_server *s, const char *args, int nofile,
+			 bool listen_flag);
 
 void server_start(struct test_server *s, const char *args)
 {
@@ -105,8 +105,8 @@ void server_start_conf(struct test_server *s, const char *conf_text,
 	start_server(s, all, 0, false);
 }
 
-static void start_server(struct test_server *s, const char *args,
-			 int nofile, bool listen_flag)
+static void start_server(struct test_server *s, const char *args, int nofile,
+			 bool listen_flag)
 {
 	char copy[512] = "";
 	char *argv[40 + VALGRIND_ARGC];

@@ -11,6 +11,7 @@ Suite *response_suite(void);
 Suite *http_suite(void);
 Suite *proxy_protocol_suite(void);
 Suite *operator_suite(void);
+Suite *haproxy_suite(void);
 Suite *timer_suite(void);
 enum hd_test_mode {
 	HD_TEST_EPOLL_EDGE,

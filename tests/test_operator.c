@@ -91,30 +91,38 @@ START_TEST(metrics_count_requests)
 			 "text/plain; version=0.0.4; charset=utf-8");
 	ck_assert_ptr_nonnull(strstr(resp.body, "# TYPE hellod_requests_total "
 						"counter\n"));
-	ck_assert_int_eq(metric(resp.body, "hellod_requests_total{worker=\"all\","
-					   "code=\"404\"} "),
+	ck_assert_int_eq(metric(resp.body,
+				"hellod_requests_total{worker=\"all\","
+				"code=\"404\"} "),
 			 1);
-	ck_assert_int_eq(metric(resp.body, "hellod_requests_total{worker=\"all\","
-					   "code=\"400\"} "),
+	ck_assert_int_eq(metric(resp.body,
+				"hellod_requests_total{worker=\"all\","
+				"code=\"400\"} "),
 			 1);
 	/* 7 for "/", the metrics request itself is counted after render */
-	ck_assert_int_ge(metric(resp.body, "hellod_requests_total{worker=\"all\","
-					   "code=\"200\"} "),
-			 7);
-	ck_assert_int_eq(metric(resp.body,
-				"hellod_parse_errors_total{worker=\"all\"} "),
-			 1);
 	ck_assert_int_ge(metric(resp.body,
-				"hellod_connections_accepted_total{worker=\"all\"} "),
-			 9);
-	ck_assert_int_ge(metric(resp.body, "hellod_connections_open{worker=\"0\"} "),
+				"hellod_requests_total{worker=\"all\","
+				"code=\"200\"} "),
+			 7);
+	ck_assert_int_eq(
+		metric(resp.body, "hellod_parse_errors_total{worker=\"all\"} "),
+		1);
+	ck_assert_int_ge(
+		metric(resp.body,
+		       "hellod_connections_accepted_total{worker=\"all\"} "),
+		9);
+	ck_assert_int_ge(
+		metric(resp.body, "hellod_connections_open{worker=\"0\"} "), 0);
+	ck_assert_int_gt(
+		metric(resp.body, "hellod_loop_wakeups_total{worker=\"all\"} "),
+		0);
+	ck_assert_int_gt(metric(resp.body,
+				"hellod_received_bytes_total{worker=\"all\"} "),
 			 0);
-	ck_assert_int_gt(metric(resp.body, "hellod_loop_wakeups_total{worker=\"all\"} "),
-			 0);
-	ck_assert_int_gt(metric(resp.body, "hellod_received_bytes_total{worker=\"all\"} "),
-			 0);
-	ck_assert_int_eq(metric(resp.body, "hellod_header_timeouts_total{worker=\"all\"} "),
-			 0);
+	ck_assert_int_eq(
+		metric(resp.body,
+		       "hellod_header_timeouts_total{worker=\"all\"} "),
+		0);
 	response_free(&resp);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
 }
@@ -199,11 +207,12 @@ START_TEST(echo_shows_the_request)
 {
 	server_start_conf(&srv, "listen 127.0.0.1:0\necho_path /echo\n", NULL);
 	struct response resp;
-	ck_assert_int_eq(request(srv.port,
-				 "POST /echo?x=1 HTTP/1.1\r\nHost: t\r\n"
-				 "X-Trace: abc\r\nContent-Length: 5\r\n\r\nhello",
-				 &resp),
-			 200);
+	ck_assert_int_eq(
+		request(srv.port,
+			"POST /echo?x=1 HTTP/1.1\r\nHost: t\r\n"
+			"X-Trace: abc\r\nContent-Length: 5\r\n\r\nhello",
+			&resp),
+		200);
 	ck_assert_ptr_nonnull(strstr(resp.body, "POST /echo?x=1 HTTP/1.1\n"));
 	ck_assert_ptr_nonnull(strstr(resp.body, "client: 127.0.0.1\n"));
 	ck_assert_ptr_nonnull(strstr(resp.body, "X-Trace: abc\n"));
@@ -270,8 +279,10 @@ START_TEST(access_log_common_and_reopen)
 	char *text = wait_for_text(path, "/missing", 3000);
 	ck_assert_msg(text != NULL, "no log line within 3 s");
 	ck_assert_ptr_nonnull(strstr(text, "127.0.0.1 - - ["));
-	ck_assert_ptr_nonnull(strstr(text, "\"GET /?q=\\x22x\\x22 HTTP/1.1\" 200 13\n"));
-	ck_assert_ptr_nonnull(strstr(text, "\"GET /missing HTTP/1.1\" 404 10\n"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "\"GET /?q=\\x22x\\x22 HTTP/1.1\" 200 13\n"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "\"GET /missing HTTP/1.1\" 404 10\n"));
 	free(text);
 	/* logrotate: move the file, SIGUSR1, new lines go to a new file. */
 	ck_assert_int_eq(rename(path, moved), 0);
@@ -302,9 +313,10 @@ START_TEST(access_log_json)
 	char *text = read_file(path);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_ptr_nonnull(strstr(text, "{\"time\":\""));
-	ck_assert_ptr_nonnull(strstr(text, "\"client\":\"127.0.0.1\",\"method\":"
-					   "\"GET\",\"target\":\"/\",\"protocol\":"
-					   "\"HTTP/1.1\",\"status\":200,\"bytes\":13}\n"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "\"client\":\"127.0.0.1\",\"method\":"
+			     "\"GET\",\"target\":\"/\",\"protocol\":"
+			     "\"HTTP/1.1\",\"status\":200,\"bytes\":13}\n"));
 	free(text);
 	unlink(path);
 }
@@ -341,9 +353,10 @@ START_TEST(proxy_protocol_listener)
 	response_free(&resp);
 	client_close(&r);
 	/* v2 binary, TCP over IPv4 */
-	static const char v2[] = "\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"
-				 "\xc6\x33\x64\x07\x0a\x00\x00\x01\x1f\x90\x00\x50"
-				 "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n";
+	static const char v2[] =
+		"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"
+		"\xc6\x33\x64\x07\x0a\x00\x00\x01\x1f\x90\x00\x50"
+		"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n";
 	client_open(&r, pport);
 	send_all(r.fd, v2, sizeof(v2) - 1);
 	ck_assert(read_response(&r, &resp, 3000));
@@ -425,7 +438,8 @@ START_TEST(custom_status_headers_and_body_file)
 	ck_assert_int_eq(get(srv.port, "/", &resp), 201);
 	ck_assert_str_eq(resp.body, "<h1>hi</h1>\n");
 	char v[64];
-	ck_assert_str_eq(header_value(&resp, "X-Backend", v, sizeof(v)), "blue");
+	ck_assert_str_eq(header_value(&resp, "X-Backend", v, sizeof(v)),
+			 "blue");
 	ck_assert_str_eq(header_value(&resp, "Cache-Control", v, sizeof(v)),
 			 "no-store");
 	ck_assert_str_eq(header_value(&resp, "Content-Type", v, sizeof(v)),
