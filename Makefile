@@ -13,6 +13,7 @@ CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 
 # A sanitizer build lives in its own folder so it never mixes objects
 # with the normal one: make test SANITIZE=address,undefined
@@ -101,7 +102,11 @@ deps:
 
 install: $(BUILD)/hellod
 	install -D -m 0755 $(BUILD)/hellod $(DESTDIR)$(PREFIX)/bin/hellod
-	install -D -m 0644 conf/hellod.conf $(DESTDIR)$(PREFIX)/etc/hellod/hellod.conf
+	install -D -m 0644 conf/hellod.conf $(DESTDIR)$(SYSCONFDIR)/hellod/hellod.conf
+	install -D -m 0644 docs/hellod.8 $(DESTDIR)$(PREFIX)/share/man/man8/hellod.8
+	sed -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g' \
+	  conf/hellod.service > $(BUILD)/hellod.service
+	install -D -m 0644 $(BUILD)/hellod.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.service
 
 clean:
 	rm -rf build

@@ -36,6 +36,13 @@ START_TEST(defaults_are_documented_ones)
 	ck_assert_str_eq(cfg.body, "Hello, World!");
 	ck_assert_str_eq(cfg.content_type, "text/plain");
 	ck_assert(!cfg.catch_all);
+	ck_assert_str_eq(cfg.health_path, "/health");
+	ck_assert_str_eq(cfg.metrics_path, "/metrics");
+	ck_assert_str_eq(cfg.echo_path, "");
+	ck_assert_uint_eq(cfg.drain_grace_ms, 5000);
+	ck_assert_uint_eq(cfg.drain_timeout_ms, 15000);
+	ck_assert_str_eq(cfg.access_log, "");
+	ck_assert_ptr_null(cfg.extra_headers);
 }
 END_TEST
 
@@ -119,6 +126,18 @@ static const struct {
 	{"content_type a\x01b\n", "control characters"},
 	{"max_pending_output 12q\n", "key 'max_pending_output'"},
 	{"max_pending_output 1\n", "key 'max_pending_output'"},
+	{"health_path health\n", "key 'health_path': expected 'off' or a path"},
+	{"metrics_path /a b\n", "key 'metrics_path'"},
+	{"echo_path /x?y\n", "key 'echo_path'"},
+	{"drain_grace soon\n", "key 'drain_grace': expected a duration"},
+	{"drain_timeout 2h\n", "key 'drain_timeout'"},
+	{"access_log_format xml\n", "key 'access_log_format'"},
+	{"header X-Only\n", "key 'header': expected NAME VALUE"},
+	{"header Bad:Name v\n", "is not a header name"},
+	{"header Content-Length 5\n", "is set by hellod itself"},
+	{"header X-A a\x01b\n", "control characters"},
+	{"body_file /nonexistent/body\n", "key 'body_file': cannot open"},
+	{"listen 127.0.0.1:80 proxy\n", "unknown listen option 'proxy'"},
 	{"max_uri 8\n", "key 'max_uri': expected a size 16..1m"},
 	{"max_header_size 2m\n", "key 'max_header_size'"},
 	{"max_headers 0\n", "key 'max_headers': expected 1..65535"},
@@ -163,6 +182,44 @@ START_TEST(shipped_config_file_loads)
 	ck_assert_msg(hd_config_load_file(&cfg, path, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_msg(hd_config_finish(&cfg, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(operator_keys)
+{
+	const char *text = "listen 127.0.0.1:9000 proxy_protocol\n"
+			   "health_path /healthz\nmetrics_path off\n"
+			   "echo_path /echo\ndrain_grace 250ms\n"
+			   "drain_timeout 2m\naccess_log /tmp/a.log\n"
+			   "access_log_format json\nheader X-A 1\n"
+			   "header Cache-Control no-store, max-age=0\n";
+	ck_assert_msg(hd_config_parse_text(&cfg, "t", text, err, sizeof(err)) ==
+			      0,
+		      "%s", err);
+	ck_assert(cfg.listen[0].proxy_protocol);
+	ck_assert_str_eq(cfg.health_path, "/healthz");
+	ck_assert_str_eq(cfg.metrics_path, "");
+	ck_assert_str_eq(cfg.echo_path, "/echo");
+	ck_assert_uint_eq(cfg.drain_grace_ms, 250);
+	ck_assert_uint_eq(cfg.drain_timeout_ms, 120000);
+	ck_assert_str_eq(cfg.access_log, "/tmp/a.log");
+	ck_assert_int_eq(cfg.access_log_format, HD_LOG_JSON);
+	ck_assert_str_eq(cfg.extra_headers,
+			 "X-A: 1\r\nCache-Control: no-store, max-age=0\r\n");
+	ck_assert_int_eq(hd_config_finish(&cfg, err, sizeof(err)), 0);
+	/* drain_timeout must cover drain_grace; paths must differ */
+	ck_assert_int_eq(hd_config_parse_text(&cfg, "t", "drain_grace 5m\n",
+					      err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(hd_config_finish(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "drain_timeout"));
+	ck_assert_int_eq(hd_config_parse_text(&cfg, "t",
+					      "drain_grace 1s\n"
+					      "metrics_path /echo\n",
+					      err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(hd_config_finish(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "two routes"));
 }
 END_TEST
 
@@ -229,6 +286,7 @@ Suite *config_suite(void)
 			    sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_add_test(tc, loads_files_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_loads);
+	tcase_add_test(tc, operator_keys);
 	tcase_add_test(tc, poll_and_select_default_to_level);
 	tcase_add_test(tc, flags_override_the_file);
 	tcase_add_test(tc, bad_flags_are_errors_naming_the_flag);
