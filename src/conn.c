@@ -88,7 +88,7 @@ bool hd_conn_is_idle(const struct hd_conn *c)
 
 bool hd_conn_is_spent(const struct hd_conn *c)
 {
-	return hd_conn_is_idle(c) && c->http.parser.initial_message_completed;
+	return hd_conn_is_idle(c) && hd_http_has_answered(&c->http);
 }
 
 /* ---- writing ---- */

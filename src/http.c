@@ -360,6 +360,7 @@ static int on_message_complete(llhttp_t *parser)
 	if (err)
 		return -1;
 	http->flags = mode == HD_MODE_CLOSE ? HD_HTTP_F_CLOSE : 0;
+	http->answered = true;
 	return HPE_PAUSED;
 }
 
@@ -428,6 +429,11 @@ void hd_http_init(struct hd_http *http)
 void hd_http_release(struct hd_http *http)
 {
 	hd_chunk_free(&http->capture);
+}
+
+bool hd_http_has_answered(const struct hd_http *http)
+{
+	return http->answered;
 }
 
 bool hd_http_is_idle(const struct hd_http *http)

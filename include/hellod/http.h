@@ -107,6 +107,7 @@ struct hd_http {
 	uint8_t error_kind;    /* enum hd_resp_kind to answer an error with */
 	uint8_t route;	       /* matched route, or HD_ROUTE_NONE */
 	uint8_t last_nonblank; /* last non-blank byte of earlier feeds */
+	bool answered;	       /* at least one request was answered */
 	uint64_t body_bytes;
 	struct hd_chunk *capture; /* request text for echo and the log */
 };
@@ -140,6 +141,8 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 /* True when the connection is between requests (nothing half-parsed), so
  * closing it loses nothing (idle timeout, drain). */
 bool hd_http_is_idle(const struct hd_http *http);
+/* True once a request on this connection has been answered. */
+bool hd_http_has_answered(const struct hd_http *http);
 /* Appends the 408 response (with Connection: close) for a request that
  * took too long, and counts it. */
 void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_buf *out);
