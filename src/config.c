@@ -40,6 +40,7 @@ int hd_config_defaults(struct hd_config *cfg)
 	strcpy(cfg->server_name, "hellod");
 	cfg->catch_all = false;
 	cfg->max_pending_output = 1024 * 1024;
+	cfg->read_size = 64 * 1024;
 	return 0;
 }
 
@@ -328,6 +329,36 @@ static int set_max_pending_output(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
+static int set_on_off(bool *flag, const char *value, char *err, size_t errlen)
+{
+	if (parse_bool(value, flag))
+		return fail(err, errlen, "expected 'on' or 'off', got '%s'",
+			    value);
+	return 0;
+}
+
+static int set_read_once(struct hd_config *cfg, const char *value, char *err,
+			 size_t errlen)
+{
+	return set_on_off(&cfg->read_once, value, err, errlen);
+}
+
+static int set_accept_once(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_on_off(&cfg->accept_once, value, err, errlen);
+}
+
+int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	if (parse_size(value, 1, (size_t)1 << 20, &cfg->read_size))
+		return fail(err, errlen,
+			    "expected a size 1..1m (k, m suffixes), got '%s'",
+			    value);
+	return 0;
+}
+
 /* ---- the file -------------------------------------------------------------
  */
 
@@ -348,6 +379,9 @@ static const struct {
 	{"catch_all", set_catch_all},
 	{"max_pending_output", set_max_pending_output},
 	{"stats", set_stats},
+	{"read_once", set_read_once},
+	{"accept_once", set_accept_once},
+	{"read_size", hd_config_set_read_size},
 };
 
 static setter_fn find_setter(const char *key)

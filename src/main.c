@@ -10,6 +10,7 @@
 
 #include "hellod/cli.h"
 #include "hellod/listener.h"
+#include "hellod/pitfalls.h"
 #include "hellod/worker.h"
 
 struct server {
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
 	if (start_workers(&s)) {
 		status = 1;
 	} else {
+		hd_pitfalls_warn(stderr, &cfg);
 		print_banner(&s);
 		wait_for_signal(&set);
 	}

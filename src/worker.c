@@ -60,7 +60,7 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	if (err)
 		return err;
 	hd_http_ctx_init(&w->http, cfg, &w->responses);
-	w->rbuf_size = READ_BUFFER;
+	w->rbuf_size = cfg->read_size ? cfg->read_size : READ_BUFFER;
 	w->rbuf = malloc(w->rbuf_size);
 	if (!w->rbuf || hd_buf_reserve(&w->scratch, 2 * READ_BUFFER))
 		return -ENOMEM;
@@ -98,6 +98,23 @@ static void log_rate_limited(struct hd_worker *w, time_t *last,
 		strerror(err));
 }
 
+void hd_worker_log_refused(struct hd_worker *w, int fd, int err)
+{
+	static _Thread_local time_t last_log;
+	const struct hd_poller *p = w->poller;
+	char what[160];
+	if (p->fd_limit && fd >= p->fd_limit)
+		snprintf(what, sizeof(what),
+			 "%s cannot watch fd %d (only fds below %d); "
+			 "connection closed",
+			 p->ops->name, fd, p->fd_limit);
+	else
+		snprintf(what, sizeof(what),
+			 "%s cannot watch fd %d; connection closed",
+			 p->ops->name, fd);
+	log_rate_limited(w, &last_log, what, -err);
+}
+
 /* Out of descriptors: free the reserve, accept and drop one connection,
  * take the reserve back. Returns false when even that failed. */
 static bool shed_connection(struct hd_worker *w, int listen_fd)
@@ -123,6 +140,10 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			hd_conn_open(w, fd);
+			/* Teaching pitfall: the rest of the backlog waits for
+			 * an event that edge mode will not send. */
+			if (w->cfg->accept_once)
+				return;
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -15,6 +15,7 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, integration_suite(mode));
+	srunner_add_suite(sr, teaching_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -9,6 +9,7 @@ Suite *config_suite(void);
 Suite *date_cache_suite(void);
 Suite *response_suite(void);
 Suite *http_suite(void);
+Suite *teaching_suite(void);
 enum hd_test_mode {
 	HD_TEST_EPOLL_EDGE,
 	HD_TEST_EPOLL_LEVEL,
