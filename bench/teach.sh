@@ -71,15 +71,28 @@ teach_build() {
 	HELLOD=$ROOT/build/hellod
 }
 
+# Percent of CPU time the whole machine spent idle over the next 2 s.
+idle_percent() {
+	local a b
+	a=$(awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+	sleep 2
+	b=$(awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		t = y[2] - x[2]; printf "%d", t ? 100 * (y[1] - x[1]) / t : 0 }'
+}
+
 # Two benchmarks on two cores measure each other: wait (up to 20 minutes,
-# checking every 10 s) until no other wrk or nginx runs.
+# checking every 10 s) until no other wrk or nginx runs and the machine is
+# at least 90% idle (other test suites and profilers count too).
 wait_quiet() {
 	local waited=0
-	while pgrep -x wrk >/dev/null || pgrep -x nginx >/dev/null; do
-		[ "$waited" -ge 1200 ] && die "another benchmark still runs after 20 min"
-		[ "$waited" -eq 0 ] && say "another benchmark (wrk/nginx) runs; waiting"
+	while pgrep -x wrk >/dev/null || pgrep -x nginx >/dev/null ||
+		[ "$(idle_percent)" -lt 90 ]; do
+		[ "$waited" -ge 1200 ] && die "machine still busy after 20 min"
+		[ "$waited" -eq 0 ] && say "machine busy (another benchmark or tests); waiting"
 		sleep 10
-		waited=$((waited + 10))
+		waited=$((waited + 12))
 	done
 }
 
@@ -124,6 +137,3 @@ run_wrk() {
 	RPS=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
 	[ -n "$RPS" ] || die "no Requests/sec in wrk output: $out"
 }
-
-# per QUANTITY: QUANTITY / REQUESTS with two decimals.
-per() { awk -v a="$1" -v b="$REQUESTS" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
