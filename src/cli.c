@@ -18,11 +18,23 @@ static const char usage[] =
 	"  -t, --trigger edge|level  epoll triggering (default: edge)\n"
 	"  -p, --poller epoll|poll|select  I/O multiplexer (default: epoll)\n"
 	"  -s, --stats             print per-worker loop counters on exit\n"
+	"      --read-once         TEACHING, breaks edge mode: one read per "
+	"event\n"
+	"      --accept-once       TEACHING, breaks edge mode: one accept per "
+	"event\n"
+	"      --read-size N       bytes per read() (default 64k)\n"
 	"  -h, --help              show this help and exit\n"
 	"  -V, --version           show the version and exit\n"
 	"\n"
 	"Without -c, hellod runs on its embedded defaults: 127.0.0.1:8080,\n"
 	"one worker per CPU, \"Hello, World!\" on /.\n";
+
+/* Long-only flags: values past any short option's character. */
+enum {
+	OPT_READ_ONCE = 0x200,
+	OPT_ACCEPT_ONCE,
+	OPT_READ_SIZE,
+};
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -31,6 +43,9 @@ static const struct option options[] = {
 	{"trigger", required_argument, NULL, 't'},
 	{"poller", required_argument, NULL, 'p'},
 	{"stats", no_argument, NULL, 's'},
+	{"read-once", no_argument, NULL, OPT_READ_ONCE},
+	{"accept-once", no_argument, NULL, OPT_ACCEPT_ONCE},
+	{"read-size", required_argument, NULL, OPT_READ_SIZE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -91,6 +106,10 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 	case 't': return hd_config_set_trigger(cfg, value, msg, msglen);
 	case 'p': return hd_config_set_poller(cfg, value, msg, msglen);
 	case 's': cfg->stats = true; return 0;
+	case OPT_READ_ONCE: cfg->read_once = true; return 0;
+	case OPT_ACCEPT_ONCE: cfg->accept_once = true; return 0;
+	case OPT_READ_SIZE:
+		return hd_config_set_read_size(cfg, value, msg, msglen);
 	}
 	return 0;
 }

@@ -53,6 +53,7 @@ int hd_config_defaults(struct hd_config *cfg)
 	cfg->keepalive_timeout_ms = 60 * 1000;
 	cfg->write_timeout_ms = 30 * 1000;
 	cfg->max_connections = 10000;
+	cfg->read_size = 64 * 1024;
 	return 0;
 }
 
@@ -341,22 +342,24 @@ static int set_server_name(struct hd_config *cfg, const char *value, char *err,
 				 value, err, errlen);
 }
 
-static int set_catch_all(struct hd_config *cfg, const char *value, char *err,
-			 size_t errlen)
+static int set_on_off(bool *flag, const char *value, char *err, size_t errlen)
 {
-	if (parse_bool(value, &cfg->catch_all))
+	if (parse_bool(value, flag))
 		return fail(err, errlen, "expected 'on' or 'off', got '%s'",
 			    value);
 	return 0;
 }
 
+static int set_catch_all(struct hd_config *cfg, const char *value, char *err,
+			 size_t errlen)
+{
+	return set_on_off(&cfg->catch_all, value, err, errlen);
+}
+
 static int set_stats(struct hd_config *cfg, const char *value, char *err,
 		     size_t errlen)
 {
-	if (parse_bool(value, &cfg->stats))
-		return fail(err, errlen, "expected 'on' or 'off', got '%s'",
-			    value);
-	return 0;
+	return set_on_off(&cfg->stats, value, err, errlen);
 }
 
 static int set_max_pending_output(struct hd_config *cfg, const char *value,
@@ -621,6 +624,28 @@ static int set_duration(unsigned *dst, const char *value, char *err,
 	return 0;
 }
 
+static int set_read_once(struct hd_config *cfg, const char *value, char *err,
+			 size_t errlen)
+{
+	return set_on_off(&cfg->read_once, value, err, errlen);
+}
+
+static int set_accept_once(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_on_off(&cfg->accept_once, value, err, errlen);
+}
+
+int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	if (parse_size(value, 1, (size_t)1 << 20, &cfg->read_size))
+		return fail(err, errlen,
+			    "expected a size 1..1m (k, m suffixes), got '%s'",
+			    value);
+	return 0;
+}
+
 static int set_header_timeout(struct hd_config *cfg, const char *value,
 			      char *err, size_t errlen)
 {
@@ -675,6 +700,9 @@ static const struct {
 	{"keepalive_timeout", set_keepalive_timeout},
 	{"write_timeout", set_write_timeout},
 	{"max_connections", set_max_connections},
+	{"read_once", set_read_once},
+	{"accept_once", set_accept_once},
+	{"read_size", hd_config_set_read_size},
 };
 
 static setter_fn find_setter(const char *key)

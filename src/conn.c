@@ -50,8 +50,10 @@ struct hd_conn *hd_conn_open(struct hd_worker *w, int fd)
 	/* Edge-triggered: registered once for both directions, never
 	 * re-armed. Level-triggered: EPOLLOUT only while output waits. */
 	c->interest = w->poller->edge ? (HD_EV_READ | HD_EV_WRITE) : HD_EV_READ;
-	if (hd_poller_add(w->poller, fd, c, c->interest)) {
+	int err = hd_poller_add(w->poller, fd, c, c->interest);
+	if (err) {
 		hd_timer_cancel(&w->wheel, &c->timer);
+		hd_worker_log_refused(w, fd, err);
 		close(fd);
 		free(c);
 		w->stats.refused++;
@@ -253,6 +255,12 @@ static void read_batch(struct hd_worker *w, struct hd_conn *c)
 			consume_input(w, c, w->rbuf, (size_t)n);
 			if ((size_t)n < w->rbuf_size || !edge)
 				break;
+			if (w->cfg->read_once) {
+				/* Teaching pitfall: stop with bytes maybe
+				 * left; edge mode sends no event for them. */
+				c->flags |= HD_CONN_F_UNREAD;
+				break;
+			}
 			if (c->flags & HD_CONN_F_BLOCKED)
 				c->flags |= HD_CONN_F_UNREAD;
 			continue;

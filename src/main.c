@@ -11,6 +11,7 @@
 #include "hellod/cli.h"
 #include "hellod/listener.h"
 #include "hellod/supervisor.h"
+#include "hellod/pitfalls.h"
 #include "hellod/worker.h"
 
 struct server {
@@ -171,6 +172,7 @@ int main(int argc, char **argv)
 	} else if (start_workers(&s)) {
 		status = 1;
 	} else {
+		hd_pitfalls_warn(stderr, &cfg);
 		print_banner(&s);
 		struct hd_supervisor sv = {.cfg = &cfg,
 					   .workers = s.workers,

@@ -125,5 +125,6 @@ struct hd_poller *hd_poller_select_new(void)
 	FD_ZERO(&sp->want_write);
 	sp->max_fd = -1;
 	sp->base.ops = &select_ops;
+	sp->base.fd_limit = FD_SETSIZE;
 	return &sp->base;
 }

@@ -117,7 +117,7 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	w->http.date = w->date.text;
 	w->http.render = render_route;
 	w->http.render_arg = w;
-	w->rbuf_size = READ_BUFFER;
+	w->rbuf_size = cfg->read_size ? cfg->read_size : READ_BUFFER;
 	w->rbuf = malloc(w->rbuf_size);
 	if (!w->rbuf || hd_buf_reserve(&w->scratch, 2 * READ_BUFFER))
 		return -ENOMEM;
@@ -153,6 +153,23 @@ static void log_rate_limited(struct hd_worker *w, time_t *last,
 	*last = now;
 	fprintf(stderr, "hellod: worker %d: %s: %s\n", w->id, what,
 		strerror(err));
+}
+
+void hd_worker_log_refused(struct hd_worker *w, int fd, int err)
+{
+	static _Thread_local time_t last_log;
+	const struct hd_poller *p = w->poller;
+	char what[160];
+	if (p->fd_limit && fd >= p->fd_limit)
+		snprintf(what, sizeof(what),
+			 "%s cannot watch fd %d (only fds below %d); "
+			 "connection closed",
+			 p->ops->name, fd, p->fd_limit);
+	else
+		snprintf(what, sizeof(what),
+			 "%s cannot watch fd %d; connection closed",
+			 p->ops->name, fd);
+	log_rate_limited(w, &last_log, what, -err);
 }
 
 /* Out of descriptors: free the reserve, accept and drop one connection,
@@ -233,6 +250,10 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 				if (l->proxy)
 					c->flags |= HD_CONN_F_PROXY;
 			}
+			/* Teaching pitfall: the rest of the backlog waits for
+			 * an event that edge mode will not send. */
+			if (w->cfg->accept_once)
+				return;
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -315,7 +336,7 @@ static bool follow_phase(struct hd_worker *w)
 	if (phase != w->seen_phase) {
 		if (phase >= HD_PHASE_GRACE)
 			w->http.health_failing = true;
-		if (phase >= HD_PHASE_DRAIN && w->seen_phase < HD_PHASE_DRAIN)
+		if (phase == HD_PHASE_DRAIN)
 			start_drain(w);
 		w->seen_phase = phase;
 	}

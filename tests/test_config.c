@@ -274,6 +274,38 @@ START_TEST(bad_flags_are_errors_naming_the_flag)
 }
 END_TEST
 
+START_TEST(teaching_keys_default_off_and_parse)
+{
+	ck_assert(!cfg.read_once);
+	ck_assert(!cfg.accept_once);
+	ck_assert_uint_eq(cfg.read_size, 64 * 1024);
+	const char *text = "read_once on\naccept_once yes\nread_size 1k\n";
+	ck_assert_int_eq(
+		hd_config_parse_text(&cfg, "t.conf", text, err, sizeof(err)),
+		0);
+	ck_assert(cfg.read_once);
+	ck_assert(cfg.accept_once);
+	ck_assert_uint_eq(cfg.read_size, 1024);
+	ck_assert_int_eq(hd_config_parse_text(&cfg, "t", "read_size 0\n", err,
+					      sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "key 'read_size'"));
+	ck_assert_int_eq(hd_config_parse_text(&cfg, "t", "read_once maybe\n",
+					      err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "key 'read_once'"));
+	const char *argv[] = {"hellod", "--read-size", "7", "--accept-once",
+			      NULL};
+	ck_assert_int_eq(parse_argv(4, argv), HD_CLI_RUN);
+	ck_assert_uint_eq(cfg.read_size, 7);
+	ck_assert(cfg.accept_once);
+	ck_assert(!cfg.read_once);
+	const char *bad[] = {"hellod", "--read-size", "2m", NULL};
+	ck_assert_int_eq(parse_argv(3, bad), HD_CLI_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "--read-size"));
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -290,6 +322,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, poll_and_select_default_to_level);
 	tcase_add_test(tc, flags_override_the_file);
 	tcase_add_test(tc, bad_flags_are_errors_naming_the_flag);
+	tcase_add_test(tc, teaching_keys_default_off_and_parse);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -64,6 +64,10 @@ struct hd_config {
 	unsigned keepalive_timeout_ms;
 	unsigned write_timeout_ms;
 	unsigned max_connections; /* per worker */
+	/* Teaching pitfalls (docs/edge-vs-level.md), all off by default: */
+	bool read_once;	  /* one read per readiness event, not until drained */
+	bool accept_once; /* one accept per readiness event */
+	size_t read_size; /* bytes asked of each read() */
 };
 
 /* Fills cfg with the embedded defaults. Returns 0, or -ENOMEM. */
@@ -88,6 +92,9 @@ int hd_config_set_trigger(struct hd_config *cfg, const char *value, char *err,
 			  size_t errlen);
 int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 			 size_t errlen);
+/* read_size: 1 byte .. 1 MiB, k/m suffixes (a teaching knob). */
+int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
+			    size_t errlen);
 
 /* Resolves defaults that depend on other keys and checks combinations the
  * single setters cannot see. Call once, after the file and the flags.

@@ -49,6 +49,7 @@ struct hd_poller {
 	uint64_t wait_calls; /* epoll_wait / poll / select calls */
 	uint64_t events;     /* events delivered */
 	uint64_t refused;    /* fds a backend could not take (select) */
+	int fd_limit;	     /* add() refuses fds >= this; 0: no limit */
 };
 
 /* Creates the poller for kind; edge only for epoll. NULL with errno set. */

@@ -90,6 +90,11 @@ void hd_worker_set_access_log(struct hd_worker *w, int log_fd);
 void hd_worker_join(struct hd_worker *w);
 void hd_worker_free(struct hd_worker *w);
 
+/* Logs that the poller refused connection fd (select: fd >= FD_SETSIZE)
+ * and it was closed; err is the poller's -errno. At most one line a
+ * second per worker. */
+void hd_worker_log_refused(struct hd_worker *w, int fd, int err);
+
 /* The loop itself; hd_worker_start runs it on a new thread. */
 void *hd_worker_run(void *arg);
 
