@@ -105,7 +105,7 @@ deps:
 # valgrind), builds its own optimised hellod and stops all it starts.
 # Settings pass through: make bench QUICK=1, make bench REPEATS=9 DURATION=10s
 BENCH_VARS := QUICK REPEATS DURATION STRACE_DURATION IDLE_CONNS CG_REQUESTS \
-              SCENARIOS OUT
+              SCENARIOS SERVERS OUT
 BENCH_ENV  := $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))'))
 
 bench:

@@ -43,6 +43,9 @@ bench_build() {
 		CFLAGS="-O2 -g -DNDEBUG" "$dir/hellod" >&2 ||
 		die "build failed"
 	HELLOD=$ROOT/$dir/hellod
+	FLOOR=$ROOT/$dir/floor
+	cc -std=c11 -O2 -Wall -Wextra -Werror -o "$FLOOR" "$BENCH_DIR/floor.c" ||
+		die "floor build failed"
 }
 
 # ---- processes --------------------------------------------------------------
@@ -97,21 +100,36 @@ PY
 	return 1
 }
 
-# Starts hellod with one worker on SERVER_CPU. Sets HELLOD_PID, HELLOD_PORT.
-start_hellod() {
-	local errlog=$TMP/hellod.$RANDOM.log
-	taskset -c "$SERVER_CPU" "$HELLOD" -w 1 -l 127.0.0.1:0 "$@" 2>"$errlog" &
-	HELLOD_PID=$!
-	PIDS+=("$HELLOD_PID")
-	HELLOD_PORT=
-	for _ in $(seq 100); do
-		HELLOD_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$errlog")
-		[ -n "$HELLOD_PORT" ] && break
-		kill -0 "$HELLOD_PID" 2>/dev/null || break
+# Runs a server command in the background, its stderr in a log, and waits
+# for its "listening on 127.0.0.1:PORT" line. Sets STARTED_PID, STARTED_PORT.
+start_logged() {
+	local errlog=$TMP/server.$RANDOM.log
+	"$@" 2>"$errlog" &
+	STARTED_PID=$!
+	PIDS+=("$STARTED_PID")
+	STARTED_PORT=
+	for _ in $(seq 300); do
+		STARTED_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$errlog")
+		[ -n "$STARTED_PORT" ] && return 0
+		kill -0 "$STARTED_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	[ -n "$HELLOD_PORT" ] || { cat "$errlog" >&2; die "hellod did not start"; }
-	HELLOD_LOG=$errlog
+	cat "$errlog" >&2
+	die "$1 did not start"
+}
+
+# Starts hellod with one worker on SERVER_CPU. Sets HELLOD_PID, HELLOD_PORT.
+start_hellod() {
+	start_logged taskset -c "$SERVER_CPU" "$HELLOD" -w 1 -l 127.0.0.1:0 "$@"
+	HELLOD_PID=$STARTED_PID
+	HELLOD_PORT=$STARTED_PORT
+}
+
+# Starts bench/floor.c's yardstick on SERVER_CPU. Sets FLOOR_PID, FLOOR_PORT.
+start_floor() {
+	start_logged taskset -c "$SERVER_CPU" "$FLOOR"
+	FLOOR_PID=$STARTED_PID
+	FLOOR_PORT=$STARTED_PORT
 }
 
 # One worker, the same body and Content-Type as hellod, keep-alive without
@@ -183,17 +201,17 @@ stop_nginx() {
 
 # ---- measuring --------------------------------------------------------------
 
-# CPU n's busy, total and irq+softirq jiffies from /proc/stat. Busy is
-# every column but idle and iowait, so the softirq time the network stack
-# spends on the server's packets counts: a process's own utime+stime
-# misses most of it.
+# CPU n's jiffies from /proc/stat: busy, total, irq+softirq, user, system.
+# Busy is every column but idle and iowait, so the softirq time the
+# network stack spends on the server's packets counts: a process's own
+# utime+stime misses most of it.
 cpu_jiffies() {
 	# Columns: user nice system idle iowait irq softirq steal, then guest
 	# and guest_nice, which user and nice already include.
 	awk -v cpu="cpu$1" '$1 == cpu {
 		total = 0
 		for (i = 2; i <= 9; i++) total += $i
-		print total - $5 - $6, total, $7 + $8
+		print total - $5 - $6, total, $7 + $8, $2 + $3, $4
 	}' /proc/stat
 }
 

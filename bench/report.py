@@ -15,7 +15,7 @@ import tempfile
 
 SCENARIOS = ["keepalive-50", "keepalive-1000", "pipeline-50",
              "pipeline-256", "close-50"]
-SERVERS = ["hellod", "nginx"]
+SERVERS = ["hellod", "nginx", "floor"]  # floor: bench/floor.c
 # Issue 5's targets on server-core CPU per response, hellod / nginx.
 CPU_TARGETS = {"keepalive-50": 0.75, "keepalive-1000": 0.75,
                "pipeline-50": 0.075, "pipeline-256": 0.075,
@@ -70,6 +70,9 @@ def speed_stats(rows):
                               {"rps": [], "p99": [], "cpu": [], "net": [],
                                "other": [], "errors": 0})
         g["net"].append((busy - other) * us_per_jiffy / responses)
+        for part in ("user", "sys", "softirq"):
+            g.setdefault(part, []).append(
+                int(r.get(part + "_jiffies", 0)) * us_per_jiffy / responses)
         g["other"].append(100.0 * other / busy if busy else 0.0)
         g["rps"].append(float(r["rps"]))
         # wrk times one response per pipelined batch and then sometimes
@@ -81,7 +84,8 @@ def speed_stats(rows):
     stats = {}
     for key, g in groups.items():
         stats[key] = {m: spread(g[m])
-                      for m in ("rps", "p99", "cpu", "net", "other")}
+                      for m in ("rps", "p99", "cpu", "net", "other",
+                                "user", "sys", "softirq")}
         stats[key]["errors"] = g["errors"]
         stats[key]["runs"] = len(g["cpu"])
     for r in rows:
@@ -103,9 +107,9 @@ def fmt_spread(s, digits=1, scale=1.0):
     return f"{fmt(med, digits)} ({fmt(lo, digits)}–{fmt(hi, digits)})"
 
 
-def ratio(stats, scen, metric):
-    h = stats.get((scen, "hellod"), {}).get(metric)
-    n = stats.get((scen, "nginx"), {}).get(metric)
+def ratio(stats, scen, metric, server="hellod", base="nginx"):
+    h = stats.get((scen, server), {}).get(metric)
+    n = stats.get((scen, base), {}).get(metric)
     if h is None or n is None:
         return None
     h = h[0] if isinstance(h, tuple) else h
@@ -119,7 +123,7 @@ def verdict(ok):
 
 def speed_table(stats):
     lines = [
-        "| scenario | server | requests/s | p99 latency (ms) | CPU 0 µs / response | hellod ÷ nginx | other tasks on CPU 0 | µs / response without them | system calls / response |",
+        "| scenario | server | requests/s | p99 latency (ms) | CPU 0 µs / response | ÷ nginx | other tasks on CPU 0 | µs / response without them | system calls / response |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scen in SCENARIOS:
@@ -127,7 +131,7 @@ def speed_table(stats):
             s = stats.get((scen, server))
             if not s:
                 continue
-            r = ratio(stats, scen, "cpu") if server == "hellod" else None
+            r = ratio(stats, scen, "cpu", server) if server != "nginx" else None
             other = s.get("other")
             lines.append(
                 f"| {scen} | {server} | {fmt_spread(s.get('rps'), 0)} "
@@ -137,6 +141,21 @@ def speed_table(stats):
                 f"| {fmt(other[0] if other else None, 0)} % "
                 f"| {fmt_spread(s.get('net'), 2)} "
                 f"| {fmt(s.get('syscalls'), 2)} |")
+    return lines
+
+
+def breakdown_table(stats):
+    """Where CPU 0's time per response goes, by /proc/stat column."""
+    lines = ["| scenario | server | user | system | irq + softirq | busy |",
+             "|---|---|---:|---:|---:|---:|"]
+    for scen in SCENARIOS:
+        for server in SERVERS:
+            s = stats.get((scen, server))
+            if not s or not any(s.get(p, (0,))[0] for p in ("user", "sys", "softirq")):
+                continue
+            lines.append(f"| {scen} | {server} | {fmt(s['user'][0], 2)} "
+                         f"| {fmt(s['sys'][0], 2)} | {fmt(s['softirq'][0], 2)} "
+                         f"| {fmt(s['cpu'][0], 2)} |")
     return lines
 
 
@@ -189,26 +208,41 @@ def target_rows(stats, memory):
 def chart(stats, png):
     """Two panels: CPU µs per response (median, min–max bars) and system
     calls per response, hellod beside nginx for every scenario."""
+    servers = [sv for sv in SERVERS
+               if any(stats.get((sc, sv), {}).get("cpu") for sc in SCENARIOS)]
     data = []
-    for i, scen in enumerate(SCENARIOS):
-        h = stats.get((scen, "hellod"), {})
-        n = stats.get((scen, "nginx"), {})
-        if not h.get("cpu") or not n.get("cpu"):
+    for scen in SCENARIOS:
+        row = [stats.get((scen, sv), {}) for sv in servers]
+        if not all(r.get("cpu") for r in row):
             continue
-        data.append(" ".join([scen, *(f"{v:.4f}" for v in h["cpu"]),
-                              *(f"{v:.4f}" for v in n["cpu"]),
-                              f"{h.get('syscalls', 0):.4f}",
-                              f"{n.get('syscalls', 0):.4f}"]))
+        cols = [scen]
+        for r in row:
+            cols += [f"{v:.4f}" for v in r["cpu"]]
+        cols += [f"{r.get('syscalls', 0):.4f}" for r in row]
+        data.append(" ".join(cols))
     if not data:
         return False
+    colors = {"hellod": "#2a7fbf", "nginx": "#999999", "floor": "#e0a030"}
+    cpu_plot = ", ".join(
+        f'"{{dat}}" using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}'
+        + (":xtic(1)" if i == 0 else "")
+        + f' title "{sv}" lc rgb "{colors[sv]}"'
+        for i, sv in enumerate(servers))
+    k = 2 + 3 * len(servers)
+    sys_plot = ", ".join(
+        f'"{{dat}}" using {k + i}' + (":xtic(1)" if i == 0 else "")
+        + f' title "{sv}" lc rgb "{colors[sv]}"'
+        for i, sv in enumerate(servers))
     with tempfile.TemporaryDirectory() as tmp:
         dat = os.path.join(tmp, "chart.dat")
         with open(dat, "w") as f:
             f.write("\n".join(data) + "\n")
+        cpu_plot = cpu_plot.replace("{dat}", dat)
+        sys_plot = sys_plot.replace("{dat}", dat)
         script = f"""
 set terminal pngcairo size 1100,520 font "sans,10"
 set output "{png}"
-set multiplot layout 1,2 title "hellod vs nginx, one worker each on CPU 0, wrk on CPU 1 (median, bars min–max)"
+set multiplot layout 1,2 title "one worker each on CPU 0, wrk on CPU 1 (median, bars min–max)"
 set style data histogram
 set style fill solid 0.85 border -1
 set boxwidth 0.9
@@ -219,14 +253,12 @@ set logscale y
 set yrange [0.1:*]
 set style histogram errorbars gap 2 lw 1
 set title "server-core CPU µs per response (log scale)"
-plot "{dat}" using 2:3:4:xtic(1) title "hellod" lc rgb "#2a7fbf", \
-     "" using 5:6:7 title "nginx" lc rgb "#999999"
+plot {cpu_plot}
 unset logscale y
 set yrange [0:*]
 set style histogram clustered gap 2
 set title "system calls per response (strace -c -f)"
-plot "{dat}" using 8:xtic(1) title "hellod" lc rgb "#2a7fbf", \
-     "" using 9 title "nginx" lc rgb "#999999"
+plot {sys_plot}
 unset multiplot
 """
         gp = os.path.join(tmp, "chart.gp")
@@ -259,6 +291,9 @@ def main(argv):
            ""]
     if stats:
         md += ["## Speed", "",
+               "*floor* is `bench/floor.c`: one epoll loop with no parser "
+               "and no Date, one `send` per read; the least a server can do "
+               "per response here.", "",
                "Median of the runs, (min–max) beside it. *CPU 0 µs / response* is "
                "CPU 0's busy time from /proc/stat (every column but idle and "
                "iowait, so softirq counts) over the run, divided by the "
@@ -280,6 +315,9 @@ def main(argv):
         if tops:
             md += ["", "<details><summary>Busiest system calls (strace run)</summary>",
                    "", *tops, "", "</details>"]
+        md += ["", "Where CPU 0's time per response goes (µs, medians, by "
+               "/proc/stat column; *system* includes ksoftirqd and other "
+               "tasks' kernel time):", ""] + breakdown_table(stats)
         md += [""]
     if have_chart:
         md += [f"![CPU µs and system calls per response]({os.path.basename(png)})", ""]
