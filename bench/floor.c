@@ -7,12 +7,18 @@
  * It is not a server to use: bench/run measures it beside hellod so the
  * report can say how far above the machine's floor hellod is.
  *
- *   floor        listens on 127.0.0.1 (a free port, printed on stderr)
+ *   floor          listens on 127.0.0.1 (a free port, printed on stderr)
+ *   floor --eager  also reads right after accept, with TCP_DEFER_ACCEPT on
+ *                  the listener, and registers a connection with epoll only
+ *                  if it stays open: a Connection: close exchange then costs
+ *                  accept4, read, send and close, and no epoll_ctl
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +28,14 @@
 
 #define MAX_BATCH 64 /* responses one read may ask for */
 
-static const char response[] = "HTTP/1.1 200 OK\r\n"
-			       "Server: floor\r\n"
-			       "Date: Mon, 23 Nov 2026 11:57:25 GMT\r\n"
-			       "Content-Type: text/plain\r\n"
-			       "Content-Length: 13\r\n"
-			       "\r\n"
-			       "Hello, World!";
+#define HEAD                                          \
+	"HTTP/1.1 200 OK\r\n"                          \
+	"Server: floor\r\n"                            \
+	"Date: Mon, 23 Nov 2026 11:57:25 GMT\r\n"      \
+	"Content-Type: text/plain\r\n"                 \
+	"Content-Length: 13\r\n"
+static const char response[] = HEAD "\r\nHello, World!";
+static const char response_close[] = HEAD "Connection: close\r\n\r\nHello, World!";
 #define RESPONSE_LEN (sizeof(response) - 1)
 
 static char rbuf[64 * 1024];
@@ -37,13 +44,17 @@ static char wbuf[MAX_BATCH * RESPONSE_LEN];
 /* Per connection: how much of "\r\n\r\n" the last read ended in. */
 static unsigned char matched[65536];
 
-static int listen_any(void)
+static int listen_any(bool eager)
 {
+	int one = 1;
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) ||
+	if (fd < 0 ||
+	    (eager && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one,
+				 sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)&sa, len) ||
 	    listen(fd, 4096) || getsockname(fd, (struct sockaddr *)&sa, &len))
 		return -1;
 	fprintf(stderr, "floor: listening on 127.0.0.1:%u\n",
@@ -80,20 +91,25 @@ static int serve(int fd)
 		unsigned count = count_requests(fd, rbuf, (size_t)n);
 		if (count > MAX_BATCH)
 			return 1;
+		/* A request that says "close" is answered alone, and closes. */
+		if (memmem(rbuf, (size_t)n, "close", 5)) {
+			send(fd, response_close, sizeof(response_close) - 1,
+			     MSG_NOSIGNAL);
+			return 1;
+		}
 		if (count && send(fd, wbuf, count * RESPONSE_LEN,
 				  MSG_NOSIGNAL) != (ssize_t)(count * RESPONSE_LEN))
-			return 1;
-		if (memmem(rbuf, (size_t)n, "close", 5))
 			return 1;
 		if ((size_t)n < sizeof(rbuf))
 			return 0;
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct epoll_event events[512];
-	int lfd = listen_any(), ep = epoll_create1(0);
+	bool eager = argc > 1 && !strcmp(argv[1], "--eager");
+	int lfd = listen_any(eager), ep = epoll_create1(0);
 	if (lfd < 0 || ep < 0) {
 		perror("floor");
 		return 1;
@@ -115,12 +131,14 @@ int main(void)
 			while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
 				struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
 							  .data.fd = c };
-				if (c >= (int)sizeof(matched) ||
-				    epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev)) {
+				if (c >= (int)sizeof(matched)) {
 					close(c);
 					continue;
 				}
 				matched[c] = 0;
+				if ((eager && serve(c)) ||
+				    epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev))
+					close(c);
 			}
 		}
 	}

@@ -125,9 +125,10 @@ start_hellod() {
 	HELLOD_PORT=$STARTED_PORT
 }
 
-# Starts bench/floor.c's yardstick on SERVER_CPU. Sets FLOOR_PID, FLOOR_PORT.
+# Starts bench/floor.c's yardstick on SERVER_CPU (FLOOR_ARGS=--eager for its
+# variant). Sets FLOOR_PID, FLOOR_PORT.
 start_floor() {
-	start_logged taskset -c "$SERVER_CPU" "$FLOOR"
+	start_logged taskset -c "$SERVER_CPU" "$FLOOR" ${FLOOR_ARGS:-}
 	FLOOR_PID=$STARTED_PID
 	FLOOR_PORT=$STARTED_PORT
 }
