@@ -10,6 +10,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BODY='Hello, World!'
 PIDS=()
+declare -A SERVER_LOG # pid -> its stderr log
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -68,6 +69,7 @@ bench_cleanup() {
 		terminate "$pid"
 	done
 	PIDS=()
+declare -A SERVER_LOG # pid -> its stderr log
 	[ -n "${TMP:-}" ] && [ -d "$TMP" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"
 	return 0
 }
@@ -107,6 +109,7 @@ start_logged() {
 	"$@" 2>"$errlog" &
 	STARTED_PID=$!
 	PIDS+=("$STARTED_PID")
+	SERVER_LOG[$STARTED_PID]=$errlog
 	STARTED_PORT=
 	for _ in $(seq 300); do
 		STARTED_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$errlog")
@@ -200,6 +203,21 @@ stop_nginx() {
 	stop_pid "$NGINX_WORKER"
 }
 
+# Dies, saying how, if one of the given processes has exited: a load run
+# against a dead server would only measure wrk's connect errors.
+check_alive() {
+	local pid status
+	for pid in "$@"; do
+		kill -0 "$pid" 2>/dev/null && continue
+		wait "$pid" 2>/dev/null
+		status=$?
+		log "process $pid is gone (exit status $status;" \
+			"above 128 is a signal: $((status - 128)))"
+		[ -n "${SERVER_LOG[$pid]:-}" ] && tail -5 "${SERVER_LOG[$pid]}" >&2
+		die "a server died during the benchmark"
+	done
+}
+
 # ---- measuring --------------------------------------------------------------
 
 # CPU n's jiffies from /proc/stat: busy, total, irq+softirq, user, system.
@@ -220,6 +238,7 @@ cpu_jiffies() {
 proc_jiffies() {
 	local pid sum=0
 	for pid in "$@"; do
+		[ -r "/proc/$pid/stat" ] || continue # gone: check_alive says so
 		# Fields 14 and 15, counted after the ")" that ends the name.
 		sum=$((sum + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
 	done
