@@ -240,14 +240,14 @@ def chart(stats, png):
         cpu_plot = cpu_plot.replace("{dat}", dat)
         sys_plot = sys_plot.replace("{dat}", dat)
         script = f"""
-set terminal pngcairo size 1100,520 font "sans,10"
+set terminal pngcairo size 1400,560 font "sans,10"
 set output "{png}"
 set multiplot layout 1,2 title "one worker each on CPU 0, wrk on CPU 1 (median, bars min–max)"
 set style data histogram
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key top right
+set key top left
 set xtics noenhanced
 set logscale y
 set yrange [0.1:*]
