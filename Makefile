@@ -7,6 +7,9 @@
 #   make deps       install the Debian packages hellod needs (root or sudo)
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on the HTTP + connection layers
 #   make chaos      2,000 misbehaving and well-behaved clients for ~20 s
+#   make bench      hellod beside nginx: speed, memory and instructions,
+#                   report in bench/results/ (QUICK=1: a short smoke run)
+#   make bench-memory, make bench-callgrind    one of its steps alone
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -48,7 +51,8 @@ TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all run test install clean deps format format-check fuzz chaos
+.PHONY: all run test install clean deps format format-check fuzz chaos \
+	bench bench-speed bench-memory bench-callgrind
 
 all: $(BUILD)/hellod
 
@@ -99,6 +103,20 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# ---- benchmarks --------------------------------------------------------------
+# bench/run installs what it needs (nginx-light, wrk, gnuplot-nox, strace,
+# valgrind), builds its own optimised hellod and stops all it starts.
+# Settings pass through: make bench QUICK=1, make bench REPEATS=9 DURATION=10s
+BENCH_VARS := QUICK REPEATS DURATION STRACE_DURATION IDLE_CONNS CG_REQUESTS \
+              SCENARIOS SERVERS OUT
+BENCH_ENV  := $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))'))
+
+bench:
+	$(BENCH_ENV) bench/run
+
+bench-speed bench-memory bench-callgrind: bench-%:
+	$(BENCH_ENV) bench/run $*
 
 install: $(BUILD)/hellod
 	install -D -m 0755 $(BUILD)/hellod $(DESTDIR)$(PREFIX)/bin/hellod
