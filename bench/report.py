@@ -220,7 +220,7 @@ def chart(stats, png):
             cols += [f"{v:.4f}" for v in r["cpu"]]
         cols += [f"{r.get('syscalls', 0):.4f}" for r in row]
         data.append(" ".join(cols))
-    if not data:
+    if not servers or not data:
         return False
     colors = {"hellod": "#2a7fbf", "nginx": "#999999", "floor": "#e0a030"}
     cpu_plot = ", ".join(

@@ -187,19 +187,18 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t len)
 	if (count_header_bytes(http, run_of(parser)->ctx, len) ||
 	    capture_if_echo(http, parser, at, len))
 		return -1;
-	for (size_t i = 0; i < len; i++) {
+	/* Most names stop matching within a byte or two; the loop ends as
+	 * soon as none is left. A watched name's NUL ends its match, so no
+	 * length check is needed while its bit is set. */
+	for (size_t i = 0; i < len && http->name_mask; i++) {
 		char c = lower(at[i]);
-		for (unsigned n = 0; n < NAME_COUNT; n++) {
-			const char *name = watched_names[n];
-			if (!(http->name_mask & (1u << n)))
-				continue;
-			if (http->name_len >= strlen(name) ||
-			    name[http->name_len] != c)
+		for (unsigned n = 0; n < NAME_COUNT; n++)
+			if ((http->name_mask & (1u << n)) &&
+			    watched_names[n][http->name_len + i] != c)
 				http->name_mask &= (uint8_t) ~(1u << n);
-		}
-		if (http->name_len < UINT8_MAX)
-			http->name_len++;
 	}
+	size_t name_len = http->name_len + len;
+	http->name_len = (uint8_t)(name_len < UINT8_MAX ? name_len : UINT8_MAX);
 	return 0;
 }
 

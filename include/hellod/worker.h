@@ -64,6 +64,8 @@ struct hd_worker {
 	struct hd_worker *const *all; /* every worker, for /metrics */
 	int all_count;
 	struct hd_metrics_snapshot snapshot;
+	uint64_t published_ms; /* when snapshot was last written */
+	bool publish_due;      /* counters changed since */
 	struct hd_access_log log;
 	uint64_t now_ms;	      /* monotonic, read once per wakeup */
 	struct hd_timer accept_timer; /* resumes accepting after EMFILE */
