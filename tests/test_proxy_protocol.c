@@ -95,7 +95,8 @@ static size_t v2_header(unsigned char *buf, unsigned char ver_cmd,
 	buf[13] = family;
 	buf[14] = (unsigned char)(addrs_len >> 8);
 	buf[15] = (unsigned char)addrs_len;
-	memcpy(buf + 16, addrs, addrs_len);
+	if (addrs_len)
+		memcpy(buf + 16, addrs, addrs_len);
 	return 16 + addrs_len;
 }
 
