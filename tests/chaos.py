@@ -222,6 +222,7 @@ def main():
     seed = int(os.environ.get("CHAOS_SEED", str(int(time.time()))))
     proc, port = start_server()
     ok = True
+    n_checks, n_failed = 6, 0  # five checks below and hellod's exit
     try:
         if not request_once(port):
             sys.exit("chaos: no answer before the chaos")
@@ -258,6 +259,7 @@ def main():
             if not good_check:
                 print(f"chaos: FAIL: {what}")
                 ok = False
+        n_failed += sum(1 for good_check, _ in checks if not good_check)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -270,7 +272,10 @@ def main():
         if status != 0:
             print(f"chaos: FAIL: hellod exited {status}")
             ok = False
+            n_failed += 1
     print("chaos: PASS" if ok else "chaos: FAILED")
+    # The plain closing line CI reads: checks passed and failed.
+    print(f"chaos: {n_checks - n_failed} passed, {n_failed} failed")
     return 0 if ok else 1
 
 
