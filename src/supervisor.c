@@ -66,8 +66,14 @@ static int wait_signal(struct hd_supervisor *sv, long long deadline_ms)
 	}
 }
 
+/* Every worker sees the new phase before any is woken, so no worker can
+ * act on it (close an idle connection, say) while another still answers
+ * as before. */
 static void set_phase_all(struct hd_supervisor *sv, enum hd_phase phase)
 {
+	for (int i = 0; i < sv->worker_count; i++)
+		atomic_store_explicit(&sv->workers[i]->phase, (int)phase,
+				      memory_order_release);
 	for (int i = 0; i < sv->worker_count; i++)
 		hd_worker_set_phase(sv->workers[i], phase);
 }

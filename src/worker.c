@@ -331,6 +331,19 @@ static void start_drain(struct hd_worker *w)
 
 /* Acts on a phase the main thread set. Returns false when the loop
  * should end. */
+/* Once per wakeup, before the batch: the answers follow the phase at
+ * once (health 503, Connection: close). The rest of a phase change
+ * (closing listeners and connections) waits for the top of the loop,
+ * where no event of the batch can point at a freed connection. */
+static void note_phase(struct hd_worker *w)
+{
+	int phase = atomic_load_explicit(&w->phase, memory_order_acquire);
+	if (phase >= HD_PHASE_GRACE)
+		w->http.health_failing = true;
+	if (phase >= HD_PHASE_DRAIN)
+		w->http.force_close = true;
+}
+
 static bool follow_phase(struct hd_worker *w)
 {
 	int phase = atomic_load_explicit(&w->phase, memory_order_acquire);
@@ -402,6 +415,7 @@ void *hd_worker_run(void *arg)
 			break;
 		}
 		refresh_date(w);
+		note_phase(w);
 		for (int i = 0; i < n; i++)
 			dispatch(w, &events[i]);
 		hd_wheel_expire(&w->wheel, on_timer, w);
