@@ -94,7 +94,6 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	w->cpu = cpu;
 	w->cfg = cfg;
 	w->wake_fd = w->reserve_fd = -1;
-	atomic_init(&w->stop, false);
 	atomic_init(&w->phase, HD_PHASE_RUN);
 	atomic_init(&w->exited, false);
 	hd_access_log_init(&w->log, -1, cfg->access_log_format);
@@ -395,8 +394,7 @@ void *hd_worker_run(void *arg)
 	struct hd_worker *w = arg;
 	struct hd_event events[MAX_EVENTS];
 	pin_to_cpu(w);
-	while (follow_phase(w) &&
-	       !atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+	while (follow_phase(w)) {
 		int timeout = hd_wheel_timeout_ms(&w->wheel, w->now_ms);
 		/* Counters not yet published go out soon even if idle. */
 		if (w->publish_due && (timeout < 0 || timeout > PUBLISH_MS))
@@ -443,7 +441,6 @@ static void wake(struct hd_worker *w)
 
 void hd_worker_stop(struct hd_worker *w)
 {
-	atomic_store(&w->stop, true);
 	hd_worker_set_phase(w, HD_PHASE_STOP);
 }
 

@@ -1,11 +1,11 @@
 /* metrics.h — the Prometheus endpoint.
  *
- * Each worker keeps plain counters that only it writes. Once per loop
- * iteration it publishes a copy into its snapshot with relaxed atomic
- * stores (plain moves on x86, no lock, no read-modify-write); whichever
- * worker answers /metrics reads every snapshot with relaxed loads. So the
- * hot path never takes a lock and the numbers are at most one loop
- * iteration (bounded by the loop's wake interval) old.
+ * Each worker keeps plain counters that only it writes. At most every
+ * 10 ms, after a loop iteration, it publishes a copy into its snapshot
+ * with relaxed atomic stores (plain moves on x86, no lock, no
+ * read-modify-write); whichever worker answers /metrics reads every
+ * snapshot with relaxed loads. A worker with unpublished counters sleeps
+ * no longer than 10 ms, so /metrics lags a worker by about that much.
  */
 #ifndef HELLOD_METRICS_H
 #define HELLOD_METRICS_H

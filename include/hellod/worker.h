@@ -45,7 +45,6 @@ struct hd_worker {
 	int listener_count;
 	uint8_t wake_type; /* HD_HANDLE_WAKE: the eventfd's poller pointer */
 	int wake_fd;	   /* eventfd the main thread writes to stop us */
-	atomic_bool stop;
 	struct hd_poller *poller;
 	struct hd_date_cache date;
 	struct hd_responses responses;
