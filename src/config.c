@@ -52,6 +52,8 @@ int hd_config_defaults(struct hd_config *cfg)
 	cfg->header_timeout_ms = 10 * 1000;
 	cfg->keepalive_timeout_ms = 60 * 1000;
 	cfg->write_timeout_ms = 30 * 1000;
+	cfg->lingering_time_ms = 5 * 1000;
+	cfg->lingering_bytes = 1024 * 1024;
 	cfg->max_connections = 10000;
 	cfg->read_size = 64 * 1024;
 	return 0;
@@ -664,6 +666,28 @@ static int set_write_timeout(struct hd_config *cfg, const char *value,
 	return set_duration(&cfg->write_timeout_ms, value, err, errlen);
 }
 
+/* 0 turns lingering off; otherwise a duration like the timeouts. */
+static int set_lingering_time(struct hd_config *cfg, const char *value,
+			      char *err, size_t errlen)
+{
+	if (!strcmp(value, "0")) {
+		cfg->lingering_time_ms = 0;
+		return 0;
+	}
+	return set_duration(&cfg->lingering_time_ms, value, err, errlen);
+}
+
+static int set_lingering_bytes(struct hd_config *cfg, const char *value,
+			       char *err, size_t errlen)
+{
+	if (parse_size(value, 0, (size_t)1 << 30, &cfg->lingering_bytes))
+		return fail(
+			err, errlen,
+			"expected a size 0..1g (k, m, g suffixes), got '%s'",
+			value);
+	return 0;
+}
+
 /* ---- the file ---- */
 
 typedef int (*setter_fn)(struct hd_config *, const char *, char *, size_t);
@@ -699,6 +723,8 @@ static const struct {
 	{"header_timeout", set_header_timeout},
 	{"keepalive_timeout", set_keepalive_timeout},
 	{"write_timeout", set_write_timeout},
+	{"lingering_time", set_lingering_time},
+	{"lingering_bytes", set_lingering_bytes},
 	{"max_connections", set_max_connections},
 	{"read_once", set_read_once},
 	{"accept_once", set_accept_once},

@@ -1,91 +1,126 @@
 /* conn.c — a connection's life: read, parse, answer, write, close.
  *
- * Every handler only sets flags; settle() at the end of each event looks at
- * them once and closes the connection or adjusts what the poller watches.
- * That keeps "who frees the connection" in one place.
+ * Handlers move a connection between the states of enum hd_conn_state
+ * through the small transition functions below, each of which asserts
+ * where it starts. Every event ends in settle(), the one place that
+ * queues the event's output (emit), finishes a close, frees the
+ * connection, or fixes what the poller watches and which timeout applies.
  */
 #include "hellod/conn.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "hellod/proxy_protocol.h"
-#include "hellod/worker.h"
 
 /* Output gathered for one connection is written once it reaches this
  * much, even mid-batch, so a deep pipeline never builds a huge scratch. */
 #define SCRATCH_FLUSH (64 * 1024)
 
-enum { HD_CONN_F_DEAD = 1 << 15 }; /* fatal error: close without writing */
+/* ---- the loop's lists ---- */
 
-static void conn_unlink(struct hd_worker *w, struct hd_conn *c)
+static void list_link(struct hd_loop *loop, struct hd_conn *c)
+{
+	c->next = loop->conns;
+	if (loop->conns)
+		loop->conns->prev = c;
+	loop->conns = c;
+}
+
+static void list_unlink(struct hd_loop *loop, struct hd_conn *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		w->conns = c->next;
+		loop->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 }
 
-struct hd_conn *hd_conn_open(struct hd_worker *w, int fd)
+/* The ready list is short (connections that spent their read budget in
+ * this round) and only they pay for a walk when they close. */
+static void ready_push(struct hd_loop *loop, struct hd_conn *c)
+{
+	if (c->flags & HD_CONN_F_READY)
+		return;
+	c->flags |= HD_CONN_F_READY;
+	c->ready_next = loop->ready;
+	loop->ready = c;
+}
+
+static void ready_remove(struct hd_loop *loop, struct hd_conn *c)
+{
+	if (!(c->flags & HD_CONN_F_READY))
+		return;
+	for (struct hd_conn **p = &loop->ready; *p; p = &(*p)->ready_next)
+		if (*p == c) {
+			*p = c->ready_next;
+			break;
+		}
+	c->ready_next = NULL;
+	c->flags &= (uint8_t)~HD_CONN_F_READY;
+}
+
+/* ---- open and close ---- */
+
+struct hd_conn *hd_conn_open(struct hd_loop *loop, int fd, int *err)
 {
 	struct hd_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
-		close(fd);
-		w->stats.refused++;
+		loop->io->close(loop->io_arg, fd);
+		loop->stats.refused++;
+		*err = -ENOMEM;
 		return NULL;
 	}
 	c->type = HD_HANDLE_CONN;
+	c->state = HD_CONN_READING;
 	c->fd = fd;
 	hd_http_init(&c->http);
 	/* The first request must be complete within header_timeout of the
 	 * accept, whether or not a byte of it has come. */
 	c->timer.kind = HD_TIMEOUT_HEADER;
-	hd_timer_arm(&w->wheel, &c->timer,
-		     hd_wheel_deadline(&w->wheel, w->cfg->header_timeout_ms));
+	hd_timer_arm(
+		&loop->wheel, &c->timer,
+		hd_wheel_deadline(&loop->wheel, loop->cfg->header_timeout_ms));
 	/* Edge-triggered: registered once for both directions, never
 	 * re-armed. Level-triggered: EPOLLOUT only while output waits. */
-	c->interest = w->poller->edge ? (HD_EV_READ | HD_EV_WRITE) : HD_EV_READ;
-	int err = hd_poller_add(w->poller, fd, c, c->interest);
-	if (err) {
-		hd_timer_cancel(&w->wheel, &c->timer);
-		hd_worker_log_refused(w, fd, err);
-		close(fd);
+	c->interest =
+		loop->poller->edge ? (HD_EV_READ | HD_EV_WRITE) : HD_EV_READ;
+	*err = hd_poller_add(loop->poller, fd, c, c->interest);
+	if (*err) {
+		hd_timer_cancel(&loop->wheel, &c->timer);
+		loop->io->close(loop->io_arg, fd);
 		free(c);
-		w->stats.refused++;
+		loop->stats.refused++;
 		return NULL;
 	}
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->open_conns++;
-	w->stats.accepted++;
+	list_link(loop, c);
+	loop->open_conns++;
+	loop->stats.accepted++;
 	return c;
 }
 
-void hd_conn_close(struct hd_worker *w, struct hd_conn *c)
+void hd_conn_close(struct hd_loop *loop, struct hd_conn *c)
 {
-	hd_poller_forget(w->poller, c->fd);
-	close(c->fd);
-	conn_unlink(w, c);
+	ready_remove(loop, c);
+	hd_poller_forget(loop->poller, c->fd);
+	loop->io->close(loop->io_arg, c->fd);
+	list_unlink(loop, c);
 	hd_http_release(&c->http);
-	hd_timer_cancel(&w->wheel, &c->timer);
+	hd_timer_cancel(&loop->wheel, &c->timer);
 	hd_chunk_free(&c->out);
 	hd_chunk_free(&c->in);
 	free(c);
-	w->open_conns--;
-	w->stats.closed++;
+	loop->open_conns--;
+	loop->stats.closed++;
 }
 
 bool hd_conn_is_idle(const struct hd_conn *c)
 {
-	return !c->out && !c->in && !(c->flags & HD_CONN_F_PROXY) &&
-	       hd_http_is_idle(&c->http);
+	return c->state == HD_CONN_READING && !c->out && !c->in &&
+	       !(c->flags & HD_CONN_F_PROXY) && hd_http_is_idle(&c->http);
 }
 
 bool hd_conn_is_spent(const struct hd_conn *c)
@@ -93,89 +128,171 @@ bool hd_conn_is_spent(const struct hd_conn *c)
 	return hd_conn_is_idle(c) && hd_http_has_answered(&c->http);
 }
 
+struct hd_conn *hd_conn_of_timer(struct hd_timer *t)
+{
+	return (struct hd_conn *)((char *)t - offsetof(struct hd_conn, timer));
+}
+
+/* ---- state transitions ---- */
+
+/* Any state: an error or a limit. settle() closes c without writing. */
+static void fail(struct hd_conn *c)
+{
+	c->state = HD_CONN_DEAD;
+}
+
+/* READING → PAUSED: output is at its bound; the rest of this read (at
+ * most one read buffer) waits in `in` until `out` drains. */
+static void pause_reading(struct hd_conn *c, const char *rest, size_t len)
+{
+	assert(c->state == HD_CONN_READING && !c->in && c->out);
+	if (len && hd_chunk_append(&c->in, rest, len)) {
+		fail(c);
+		return;
+	}
+	c->state = HD_CONN_PAUSED;
+}
+
+/* READING → CLOSING: the parser produced its last answer. `leftover`:
+ * input after it was dropped, or the request was cut short (an error, a
+ * timeout), so the client may still be sending. */
+static void begin_closing(struct hd_conn *c, bool leftover)
+{
+	assert(c->state == HD_CONN_READING);
+	c->state = HD_CONN_CLOSING;
+	if (leftover)
+		c->flags |= HD_CONN_F_LEFTOVER;
+}
+
+/* The peer's FIN is in: nothing more will be read. */
+static void peer_finished(struct hd_conn *c)
+{
+	c->flags |= HD_CONN_F_EOF;
+	if (c->state == HD_CONN_READING)
+		c->state = HD_CONN_PEER_DONE;
+	else if (c->state == HD_CONN_LINGERING)
+		c->state = HD_CONN_DEAD; /* lingering is over */
+	/* PAUSED: taken up when reading resumes; CLOSING: no linger. */
+}
+
 /* ---- writing ---- */
 
-/* Sends what it can. Returns bytes taken (0 when the socket is full, which
- * also sets WBLOCKED), or -1 on a fatal error. */
-static ssize_t send_some(struct hd_worker *w, struct hd_conn *c,
+/* Sends what it can. Returns bytes taken (0 when the socket is full,
+ * which also sets WBLOCKED), or -1 after an error (c is then DEAD). */
+static ssize_t send_some(struct hd_loop *loop, struct hd_conn *c,
 			 const char *data, size_t len)
 {
 	ssize_t n;
 	do {
-		w->stats.writes++;
-		n = send(c->fd, data, len, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
+		loop->stats.writes++;
+		n = loop->io->send(loop->io_arg, c->fd, data, len);
+	} while (n == -EINTR);
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (n != -EAGAIN && n != -EWOULDBLOCK) {
+			fail(c);
 			return -1;
+		}
 		n = 0;
 	}
-	w->stats.bytes_out += (uint64_t)n;
+	loop->stats.bytes_out += (uint64_t)n;
 	if (n > 0)
 		c->flags |= HD_CONN_F_WROTE;
 	if ((size_t)n < len) {
-		w->stats.write_eagain++;
+		loop->stats.write_eagain++;
 		c->flags |= HD_CONN_F_WBLOCKED;
 	}
 	return n;
 }
 
-static void write_pending(struct hd_worker *w, struct hd_conn *c)
+static void write_pending(struct hd_loop *loop, struct hd_conn *c)
 {
 	size_t pending = hd_chunk_pending(c->out);
 	if (!pending || (c->flags & HD_CONN_F_WBLOCKED))
 		return;
-	ssize_t n = send_some(w, c, c->out->data + c->out->off, pending);
-	if (n < 0) {
-		c->flags |= HD_CONN_F_DEAD;
-		return;
-	}
-	hd_chunk_consume(&c->out, (size_t)n);
+	ssize_t n = send_some(loop, c, c->out->data + c->out->off, pending);
+	if (n > 0)
+		hd_chunk_consume(&c->out, (size_t)n);
 }
 
-/* Writes the worker's scratch (this connection's new responses) in one
- * call. Output already queued goes first, so new bytes join the queue. */
-static void flush(struct hd_worker *w, struct hd_conn *c)
+/* The one place output is queued. The event's responses (the scratch)
+ * go to the kernel behind whatever already waits, and what it does not
+ * take joins `out`. The scratch is empty afterwards whatever happened:
+ * a dead connection's responses are dropped here, so they can never
+ * reach the next connection the scratch serves. */
+static void emit(struct hd_loop *loop, struct hd_conn *c)
 {
-	struct hd_buf *scratch = &w->scratch;
-	if (scratch->len && (c->out || (c->flags & HD_CONN_F_WBLOCKED))) {
-		if (hd_chunk_append(&c->out, scratch->data, scratch->len))
-			c->flags |= HD_CONN_F_DEAD;
+	struct hd_buf *scratch = &loop->scratch;
+	if (!scratch->len || c->state == HD_CONN_DEAD) {
 		scratch->len = 0;
-	}
-	if (!scratch->len) {
-		write_pending(w, c);
 		return;
 	}
-	ssize_t n = send_some(w, c, scratch->data, scratch->len);
-	if (n < 0)
-		c->flags |= HD_CONN_F_DEAD;
-	else if ((size_t)n < scratch->len &&
-		 hd_chunk_append(&c->out, scratch->data + n,
-				 scratch->len - (size_t)n))
-		c->flags |= HD_CONN_F_DEAD;
+	/* Requests are parsed only while the queue is under its bound, so
+	 * it ends at most one response past it (see feed_http). */
+	assert(hd_chunk_pending(c->out) < loop->cfg->max_pending_output);
+	size_t sent = 0;
+	if (!c->out && !(c->flags & HD_CONN_F_WBLOCKED)) {
+		ssize_t n = send_some(loop, c, scratch->data, scratch->len);
+		sent = n > 0 ? (size_t)n : 0;
+	}
+	if (c->state != HD_CONN_DEAD && sent < scratch->len &&
+	    hd_chunk_append(&c->out, scratch->data + sent, scratch->len - sent))
+		fail(c);
 	scratch->len = 0;
 }
 
-/* ---- reading ---- */
+/* ---- parsing ---- */
 
-static bool stop_reading(const struct hd_conn *c)
+/* Room left under max_pending_output for new responses. */
+static size_t output_room(const struct hd_loop *loop, const struct hd_conn *c)
 {
-	return c->flags & (HD_CONN_F_CLOSING | HD_CONN_F_DEAD |
-			   HD_CONN_F_BLOCKED | HD_CONN_F_PEER_DONE);
+	size_t used = hd_chunk_pending(c->out) + loop->scratch.len;
+	size_t bound = loop->cfg->max_pending_output;
+	return used < bound ? bound - used : 0;
 }
 
-static void consume_input(struct hd_worker *w, struct hd_conn *c,
-			  const char *data, size_t len);
+/* Feeds HTTP bytes to the parser while there is room for the answers;
+ * llhttp stops at the first request boundary past the room, so the
+ * queue ends at most one response over its bound. What cannot be
+ * parsed yet is parked and reading pauses. */
+static void feed_http(struct hd_loop *loop, struct hd_conn *c, const char *data,
+		      size_t len)
+{
+	struct hd_buf *scratch = &loop->scratch;
+	loop->http.peer = &c->peer;
+	while (len > 0 && c->state == HD_CONN_READING) {
+		size_t room = output_room(loop, c);
+		if (!room) {
+			if (!scratch->len) {
+				pause_reading(c, data, len);
+				return;
+			}
+			emit(loop, c);
+			continue;
+		}
+		size_t limit = scratch->len +
+			       (room < SCRATCH_FLUSH ? room : SCRATCH_FLUSH);
+		size_t used;
+		enum hd_feed_status st =
+			hd_http_feed(&c->http, &loop->http, data, len, scratch,
+				     limit, &used);
+		data += used;
+		len -= used;
+		if (st == HD_FEED_CLOSE)
+			begin_closing(c, len > 0 || !hd_http_is_idle(&c->http));
+		else if (st == HD_FEED_FULL)
+			emit(loop, c);
+	}
+}
 
 /* A PROXY listener's connection: the header comes before any HTTP, maybe
- * in pieces, which wait in c->in (bounded by HD_PROXY_MAX). Returns true
- * when *data and *len now point at the HTTP bytes after it. */
-static bool take_proxy_header(struct hd_worker *w, struct hd_conn *c,
+ * in pieces, which wait in c->in (bounded by HD_PROXY_MAX plus a read).
+ * Returns true when *data and *len now point at the HTTP bytes after it;
+ * false when they are used up (parked, fed, or c failed). */
+static bool take_proxy_header(struct hd_loop *loop, struct hd_conn *c,
 			      const char **data, size_t *len)
 {
 	if (c->in && hd_chunk_append(&c->in, *data, *len)) {
-		c->flags |= HD_CONN_F_DEAD;
+		fail(c);
 		return false;
 	}
 	const char *text = c->in ? c->in->data + c->in->off : *data;
@@ -183,15 +300,15 @@ static bool take_proxy_header(struct hd_worker *w, struct hd_conn *c,
 	int n = hd_proxy_parse(text, text_len, &c->peer);
 	if (n == HD_PROXY_NEED_MORE) {
 		if (!c->in && hd_chunk_append(&c->in, *data, *len))
-			c->flags |= HD_CONN_F_DEAD;
+			fail(c);
 		return false;
 	}
 	if (n < 0) {
-		w->stats.proxy_errors++;
-		c->flags |= HD_CONN_F_DEAD;
+		loop->stats.proxy_errors++;
+		fail(c);
 		return false;
 	}
-	c->flags &= (uint16_t)~HD_CONN_F_PROXY;
+	c->flags &= (uint8_t)~HD_CONN_F_PROXY;
 	if (!c->in) {
 		*data += n;
 		*len -= (size_t)n;
@@ -199,152 +316,252 @@ static bool take_proxy_header(struct hd_worker *w, struct hd_conn *c,
 	}
 	struct hd_chunk *parked = c->in;
 	c->in = NULL;
-	consume_input(w, c, text + n, text_len - (size_t)n);
+	feed_http(loop, c, text + n, text_len - (size_t)n);
 	free(parked);
 	return false;
 }
 
-/* Feeds bytes to the HTTP layer, writing whenever a scratch-full of
- * responses is ready. If the queued output grows past the limit, the rest
- * of the input is parked in c->in and reading pauses (backpressure). */
-static void consume_input(struct hd_worker *w, struct hd_conn *c,
-			  const char *data, size_t len)
+static void feed_input(struct hd_loop *loop, struct hd_conn *c,
+		       const char *data, size_t len)
 {
 	if ((c->flags & HD_CONN_F_PROXY) &&
-	    !take_proxy_header(w, c, &data, &len))
+	    !take_proxy_header(loop, c, &data, &len))
 		return;
-	w->http.peer = &c->peer;
-	while (len > 0) {
-		size_t used;
-		enum hd_feed_status st =
-			hd_http_feed(&c->http, &w->http, data, len, &w->scratch,
-				     SCRATCH_FLUSH, &used);
-		data += used;
-		len -= used;
-		if (st == HD_FEED_CLOSE) {
-			c->flags |= HD_CONN_F_CLOSING;
-			return;
-		}
-		if (st != HD_FEED_FULL)
-			continue;
-		flush(w, c);
-		if (c->flags & HD_CONN_F_DEAD)
-			return;
-		if (hd_chunk_pending(c->out) >= w->cfg->max_pending_output) {
-			if (len && hd_chunk_append(&c->in, data, len))
-				c->flags |= HD_CONN_F_DEAD;
-			c->flags |= HD_CONN_F_BLOCKED;
-			return;
-		}
-	}
+	feed_http(loop, c, data, len);
 }
 
-/* Edge-triggered: reads until the socket is drained, since no new event
- * will come for bytes already waiting. A short read means drained for a
- * stream socket (epoll(7)), which saves the read that would hit EAGAIN.
- * Level-triggered: one read per event; the poller reports the rest. */
-static void read_batch(struct hd_worker *w, struct hd_conn *c)
+/* ---- reading ---- */
+
+static ssize_t read_some(struct hd_loop *loop, struct hd_conn *c)
 {
-	bool edge = w->poller->edge;
-	c->flags &= (uint16_t)~HD_CONN_F_UNREAD;
-	while (!stop_reading(c)) {
-		w->stats.reads++;
-		ssize_t n = read(c->fd, w->rbuf, w->rbuf_size);
+	ssize_t n;
+	do {
+		loop->stats.reads++;
+		n = loop->io->read(loop->io_arg, c->fd, loop->rbuf,
+				   loop->rbuf_size);
+	} while (n == -EINTR);
+	if (n > 0)
+		loop->stats.bytes_in += (uint64_t)n;
+	else if (n == -EAGAIN || n == -EWOULDBLOCK)
+		loop->stats.read_eagain++;
+	return n;
+}
+
+/* What one read told: go on reading, or stop (and whether the socket is
+ * known to be drained then). */
+enum read_outcome { READ_MORE, READ_DRAINED, READ_STOPPED };
+
+/* After a read that returned data: a short read drains a stream socket
+ * (epoll(7)); a full one may have left bytes. Level-triggered reads
+ * once per event, and the poller reports the rest. */
+static enum read_outcome after_data(const struct hd_loop *loop,
+				    struct hd_conn *c, size_t n,
+				    enum hd_conn_state keep_reading)
+{
+	if (n < loop->rbuf_size)
+		return READ_DRAINED;
+	/* A full read: bytes may wait that no edge will announce. */
+	if (!loop->poller->edge || c->state != keep_reading ||
+	    loop->cfg->read_once) {
+		c->flags |= HD_CONN_F_UNREAD;
+		return READ_STOPPED;
+	}
+	return READ_MORE;
+}
+
+static enum read_outcome after_nothing(struct hd_conn *c, ssize_t n)
+{
+	if (n == 0) {
+		peer_finished(c);
+		return READ_DRAINED;
+	}
+	if (n == -EAGAIN || n == -EWOULDBLOCK)
+		return READ_DRAINED;
+	fail(c); /* ECONNRESET and the like */
+	return READ_STOPPED;
+}
+
+/* Reads while c stays in `state`, feeding what comes to `take` (NULL:
+ * drop it, counting it against the lingering budget). Edge-triggered it
+ * reads until the socket is drained, but at most HD_READ_BUDGET times:
+ * then the connection goes on the ready list and waits its turn behind
+ * the others. Returns true when the socket was left drained. */
+static bool read_while(struct hd_loop *loop, struct hd_conn *c,
+		       enum hd_conn_state state, bool take)
+{
+	c->flags &= (uint8_t)~HD_CONN_F_UNREAD;
+	for (int budget = HD_READ_BUDGET; c->state == state; budget--) {
+		if (!budget) {
+			c->flags |= HD_CONN_F_UNREAD;
+			ready_push(loop, c);
+			loop->stats.read_yields++;
+			return false;
+		}
+		ssize_t n = read_some(loop, c);
+		enum read_outcome next;
 		if (n > 0) {
-			w->stats.bytes_in += (uint64_t)n;
-			consume_input(w, c, w->rbuf, (size_t)n);
-			if ((size_t)n < w->rbuf_size || !edge)
-				break;
-			if (w->cfg->read_once) {
-				/* Teaching pitfall: stop with bytes maybe
-				 * left; edge mode sends no event for them. */
-				c->flags |= HD_CONN_F_UNREAD;
-				break;
+			if (take) {
+				feed_input(loop, c, loop->rbuf, (size_t)n);
+			} else if (c->discard_left <= (size_t)n) {
+				fail(c); /* lingering_bytes are used up */
+			} else {
+				c->discard_left -= (uint32_t)n;
 			}
-			if (c->flags & HD_CONN_F_BLOCKED)
-				c->flags |= HD_CONN_F_UNREAD;
-			continue;
-		}
-		if (n == 0) {
-			c->flags |= HD_CONN_F_PEER_DONE;
-		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			w->stats.read_eagain++;
-		} else if (errno == EINTR) {
-			continue;
+			next = after_data(loop, c, (size_t)n, state);
 		} else {
-			c->flags |= HD_CONN_F_DEAD;
+			next = after_nothing(c, n);
 		}
-		break;
+		if (next != READ_MORE)
+			return next == READ_DRAINED;
 	}
-	if (!(c->flags & HD_CONN_F_DEAD))
-		flush(w, c);
+	return false;
 }
 
-/* Output drained below the limit: parse what was parked, then read what
- * the socket may still hold (edge-triggered gives no new event for it). */
-static void unblock(struct hd_worker *w, struct hd_conn *c)
+/* CLOSING → LINGERING, once the answer is written. Closing a socket with
+ * unread input makes the kernel send a reset, which can destroy the
+ * answer before the client has read it; so the write side is shut (the
+ * FIN goes out behind the answer) and what the client still sends is
+ * read and dropped until its own FIN, lingering_time or lingering_bytes. */
+static void begin_lingering(struct hd_loop *loop, struct hd_conn *c)
 {
+	assert(c->state == HD_CONN_CLOSING && !c->out);
+	if (loop->io->shutdown_write(loop->io_arg, c->fd) < 0) {
+		fail(c);
+		return;
+	}
+	c->state = HD_CONN_LINGERING;
+	loop->stats.lingered++;
+	c->discard_left = (uint32_t)loop->cfg->lingering_bytes + 1;
+	/* Edge-triggered, bytes that came before now announce themselves
+	 * no more; level-triggered, the poller reports them. */
+	if (c->flags & HD_CONN_F_UNREAD)
+		read_while(loop, c, HD_CONN_LINGERING, false);
+}
+
+/* CLOSING with the answer written: linger if the client may still be
+ * sending, else close. */
+static void finish_closing(struct hd_loop *loop, struct hd_conn *c)
+{
+	bool more = !(c->flags & HD_CONN_F_EOF) &&
+		    (c->flags & (HD_CONN_F_LEFTOVER | HD_CONN_F_UNREAD));
+	if (more && loop->cfg->lingering_time_ms)
+		begin_lingering(loop, c);
+	else
+		c->state = HD_CONN_DEAD;
+}
+
+/* PAUSED → READING once `out` is empty: parse what was parked, then take
+ * the FIN that came meanwhile, or read what the socket may still hold
+ * (edge-triggered gives no new event for it). */
+static void resume_reading(struct hd_loop *loop, struct hd_conn *c)
+{
+	assert(c->state == HD_CONN_PAUSED && !c->out);
 	struct hd_chunk *parked = c->in;
 	c->in = NULL;
-	c->flags &= (uint16_t)~HD_CONN_F_BLOCKED;
+	c->state = HD_CONN_READING;
 	if (parked) {
-		consume_input(w, c, parked->data + parked->off,
-			      parked->len - parked->off);
+		feed_http(loop, c, parked->data + parked->off,
+			  hd_chunk_pending(parked));
 		free(parked);
 	}
-	if (c->flags & HD_CONN_F_UNREAD)
-		read_batch(w, c);
-	else
-		flush(w, c);
+	if (c->state != HD_CONN_READING)
+		return;
+	if (c->flags & HD_CONN_F_EOF)
+		c->state = HD_CONN_PEER_DONE;
+	else if (c->flags & HD_CONN_F_UNREAD)
+		read_while(loop, c, HD_CONN_READING, true);
 }
 
-/* ---- after each event ---- */
+/* ---- events ---- */
+
+static void on_writable(struct hd_loop *loop, struct hd_conn *c)
+{
+	c->flags &= (uint8_t)~HD_CONN_F_WBLOCKED;
+	write_pending(loop, c);
+	if (c->state == HD_CONN_PAUSED && !c->out)
+		resume_reading(loop, c);
+}
+
+/* Returns true when this event left the socket drained. */
+static bool on_readable(struct hd_loop *loop, struct hd_conn *c)
+{
+	switch (c->state) {
+	case HD_CONN_READING: return read_while(loop, c, HD_CONN_READING, true);
+	case HD_CONN_LINGERING:
+		return read_while(loop, c, HD_CONN_LINGERING, false);
+	case HD_CONN_DEAD: return false;
+	default:
+		/* Not reading now (paused, closing, peer done): the bytes
+		 * wait, and no edge will come for them again. */
+		c->flags |= HD_CONN_F_UNREAD;
+		return false;
+	}
+}
+
+/* Edge-triggered RDHUP (or HUP, ERR): the peer sends no more. If this
+ * event's reads drained the socket, all it sent is in, and the FIN is
+ * taken as read (saving the read that returns 0); otherwise bytes still
+ * wait before the FIN, and reading them later finds it. */
+static void on_hangup(struct hd_conn *c, bool drained)
+{
+	if (c->state == HD_CONN_DEAD || (c->flags & HD_CONN_F_EOF))
+		return;
+	if (drained)
+		peer_finished(c);
+	else
+		c->flags |= HD_CONN_F_UNREAD;
+}
 
 /* Level-triggered only: watch for writability while output waits, and
- * stop watching readability while reading is paused, or the poller would
- * report the same readiness forever. */
-static void update_interest(struct hd_worker *w, struct hd_conn *c)
+ * for readability only while reading, or the poller would report the
+ * same readiness forever. */
+static void update_interest(struct hd_loop *loop, struct hd_conn *c)
 {
-	if (w->poller->edge)
+	if (loop->poller->edge)
 		return;
 	uint8_t want = 0;
-	if (!stop_reading(c))
+	if (c->state == HD_CONN_READING || c->state == HD_CONN_LINGERING)
 		want |= HD_EV_READ;
 	if (c->out)
 		want |= HD_EV_WRITE;
+	assert(want); /* else nothing could ever wake c */
 	if (want != c->interest) {
-		if (hd_poller_mod(w->poller, c->fd, c, want))
-			c->flags |= HD_CONN_F_DEAD;
+		if (hd_poller_mod(loop->poller, c->fd, c, want))
+			fail(c);
 		c->interest = want;
 	}
 }
 
-/* ---- timeouts -------------------------------------------------------------
- */
+/* ---- timeouts ---- */
 
 /* What an event changed, for choosing the timeout that applies next. */
 struct progress {
-	uint64_t requests; /* the worker's request count before the event */
+	uint64_t requests; /* the loop's request count before the event */
 	uint64_t bytes_in; /* and its input byte count */
 };
 
-static struct progress progress_now(const struct hd_worker *w)
+static struct progress progress_now(const struct hd_loop *loop)
 {
-	return (struct progress){w->http.requests, w->stats.bytes_in};
+	return (struct progress){loop->http.requests, loop->stats.bytes_in};
 }
 
 /* Picks the one timeout that applies to c now and re-arms its timer. On
  * a keep-alive connection answering whole requests the kind stays
  * KEEPALIVE and the deadline only moves later, which costs the wheel a
  * store (see timer.h): the hot path does no list work. */
-static void rearm(struct hd_worker *w, struct hd_conn *c,
+static void rearm(struct hd_loop *loop, struct hd_conn *c,
 		  const struct progress *before)
 {
-	const struct hd_config *cfg = w->cfg;
+	const struct hd_config *cfg = loop->cfg;
+	bool answered = loop->http.requests != before->requests;
 	uint8_t kind;
 	uint32_t ms;
 	bool refresh;
-	if (c->out) {
+	if (c->state == HD_CONN_LINGERING) {
+		kind = HD_TIMEOUT_LINGER; /* one deadline for the whole */
+		ms = cfg->lingering_time_ms;
+		refresh = false;
+	} else if (c->out) {
 		/* Waiting on the kernel: any byte it takes is progress. */
 		kind = HD_TIMEOUT_WRITE;
 		ms = cfg->write_timeout_ms;
@@ -353,11 +570,12 @@ static void rearm(struct hd_worker *w, struct hd_conn *c,
 		bool body = hd_http_in_body(&c->http);
 		kind = body ? HD_TIMEOUT_BODY : HD_TIMEOUT_HEADER;
 		ms = cfg->header_timeout_ms;
-		/* Headers have one deadline from their first byte; a body
-		 * gets the time again whenever bytes of it come. */
-		refresh = body && w->stats.bytes_in != before->bytes_in;
+		/* Headers get one deadline from their first byte: when this
+		 * event answered a request, the one under way began in it.
+		 * A body gets the time again whenever bytes of it come. */
+		refresh = body ? loop->stats.bytes_in != before->bytes_in
+			       : answered;
 	} else {
-		bool answered = w->http.requests != before->requests;
 		/* A new connection keeps its first deadline until it has
 		 * been answered once. */
 		if (c->timer.kind == HD_TIMEOUT_HEADER && !answered)
@@ -366,91 +584,113 @@ static void rearm(struct hd_worker *w, struct hd_conn *c,
 		ms = cfg->keepalive_timeout_ms;
 		refresh = answered;
 	}
-	c->flags &= (uint16_t)~HD_CONN_F_WROTE;
+	c->flags &= (uint8_t)~HD_CONN_F_WROTE;
 	if (kind == c->timer.kind && !refresh)
 		return;
 	c->timer.kind = kind;
-	hd_timer_arm(&w->wheel, &c->timer, hd_wheel_deadline(&w->wheel, ms));
+	hd_timer_arm(&loop->wheel, &c->timer,
+		     hd_wheel_deadline(&loop->wheel, ms));
 }
 
-/* Closes c when it is done, else fixes the poller interest and the
- * timeout. Returns false when c was freed. */
-static bool settle(struct hd_worker *w, struct hd_conn *c,
+/* The rules every live connection keeps between events. */
+static void check_invariants(const struct hd_loop *loop,
+			     const struct hd_conn *c)
+{
+	(void)loop;
+	(void)c;
+	assert(!loop->scratch.len);
+	assert(c->state <= HD_CONN_LINGERING);
+	assert(c->state != HD_CONN_PAUSED || c->out);
+	assert(!c->in || c->state == HD_CONN_PAUSED ||
+	       (c->flags & HD_CONN_F_PROXY));
+	assert(hd_chunk_pending(c->in) <= loop->rbuf_size + HD_PROXY_MAX);
+	assert(c->state != HD_CONN_LINGERING || !c->out);
+	assert(hd_timer_armed(&c->timer));
+}
+
+/* Ends every event: queues its output, closes c when it is done, else
+ * fixes the poller interest and the timeout. Returns false when c was
+ * freed. */
+static bool settle(struct hd_loop *loop, struct hd_conn *c,
 		   const struct progress *before)
 {
-	bool done = c->flags & HD_CONN_F_DEAD;
-	if (!c->out && (c->flags & HD_CONN_F_CLOSING))
-		done = true;
-	if (!c->out && !c->in && (c->flags & HD_CONN_F_PEER_DONE) &&
-	    !(c->flags & HD_CONN_F_UNREAD))
-		done = true;
+	emit(loop, c);
+	if (c->state == HD_CONN_CLOSING && !c->out)
+		finish_closing(loop, c);
+	if (c->state == HD_CONN_PEER_DONE && !c->out)
+		c->state = HD_CONN_DEAD;
 	/* Draining: a connection closes as soon as it is between requests
 	 * with nothing left to write (one that has not sent its first
 	 * request yet is given the time to). */
-	if (w->http.force_close && hd_conn_is_spent(c))
-		done = true;
-	if (!done)
-		update_interest(w, c);
-	if (done || (c->flags & HD_CONN_F_DEAD)) {
-		hd_conn_close(w, c);
+	if (loop->http.force_close && hd_conn_is_spent(c))
+		c->state = HD_CONN_DEAD;
+	if (c->state != HD_CONN_DEAD)
+		update_interest(loop, c);
+	if (c->state == HD_CONN_DEAD) {
+		hd_conn_close(loop, c);
 		return false;
 	}
-	rearm(w, c, before);
+	rearm(loop, c, before);
+	check_invariants(loop, c);
 	return true;
 }
 
-void hd_conn_on_timeout(struct hd_worker *w, struct hd_conn *c)
+void hd_conn_on_timeout(struct hd_loop *loop, struct hd_conn *c)
 {
-	struct progress before = progress_now(w);
+	assert(!loop->scratch.len);
+	struct progress before = progress_now(loop);
 	switch (c->timer.kind) {
 	case HD_TIMEOUT_HEADER:
 	case HD_TIMEOUT_BODY:
-		w->stats.timeouts_header++;
+		loop->stats.timeouts_header++;
 		/* A request is under way and nothing is queued before it:
 		 * it can still be answered, with 408 and a close. */
-		if (!hd_http_is_idle(&c->http) && !c->out) {
-			hd_http_answer_timeout(&w->http, &w->scratch);
-			c->flags |= HD_CONN_F_CLOSING;
-			flush(w, c);
+		if (c->state == HD_CONN_READING && !hd_http_is_idle(&c->http) &&
+		    !c->out) {
+			hd_http_answer_timeout(&loop->http, &loop->scratch);
+			begin_closing(c, true);
 		} else {
-			c->flags |= HD_CONN_F_DEAD;
+			fail(c);
 		}
 		break;
 	case HD_TIMEOUT_KEEPALIVE:
-		w->stats.timeouts_keepalive++;
-		c->flags |= HD_CONN_F_DEAD;
+		loop->stats.timeouts_keepalive++;
+		fail(c);
 		break;
+	case HD_TIMEOUT_LINGER: fail(c); break;
 	default:
-		w->stats.timeouts_write++;
-		c->flags |= HD_CONN_F_DEAD;
+		loop->stats.timeouts_write++;
+		fail(c);
 		break;
 	}
 	/* A 408 the kernel could not take whole is left to write_timeout. */
 	c->timer.kind = HD_TIMEOUT_NONE;
-	settle(w, c, &before);
+	settle(loop, c, &before);
 }
 
-void hd_conn_on_event(struct hd_worker *w, struct hd_conn *c, uint32_t events)
+void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events)
 {
-	struct progress before = progress_now(w);
-	if (events & HD_EV_WRITE) {
-		c->flags &= (uint16_t)~HD_CONN_F_WBLOCKED;
-		write_pending(w, c);
-		if (!c->out && (c->flags & HD_CONN_F_BLOCKED) &&
-		    !(c->flags & HD_CONN_F_DEAD))
-			unblock(w, c);
+	assert(!loop->scratch.len);
+	struct progress before = progress_now(loop);
+	if (events & HD_EV_WRITE)
+		on_writable(loop, c);
+	bool drained = false;
+	if (events & HD_EV_READ)
+		drained = on_readable(loop, c);
+	if ((events & HD_EV_HUP) && loop->poller->edge)
+		on_hangup(c, drained);
+	settle(loop, c, &before);
+}
+
+void hd_conn_run_ready(struct hd_loop *loop)
+{
+	struct hd_conn *list = loop->ready;
+	loop->ready = NULL;
+	while (list) {
+		struct hd_conn *c = list;
+		list = c->ready_next;
+		c->ready_next = NULL;
+		c->flags &= (uint8_t)~HD_CONN_F_READY;
+		hd_conn_on_event(loop, c, HD_EV_READ);
 	}
-	if ((events & HD_EV_READ) && !(c->flags & HD_CONN_F_DEAD)) {
-		if (c->flags & HD_CONN_F_BLOCKED)
-			c->flags |= HD_CONN_F_UNREAD;
-		else if (!stop_reading(c))
-			read_batch(w, c);
-	}
-	/* Edge-triggered, RDHUP after the reads above drained the socket:
-	 * everything the peer sent is in, so skip the read that returns 0.
-	 * Level-triggered reads once per event, so it waits for that 0. */
-	if ((events & HD_EV_HUP) && w->poller->edge &&
-	    !(c->flags & (HD_CONN_F_BLOCKED | HD_CONN_F_UNREAD)))
-		c->flags |= HD_CONN_F_PEER_DONE;
-	settle(w, c, &before);
 }

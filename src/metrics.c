@@ -10,13 +10,13 @@
 void hd_metrics_publish(struct hd_worker *w)
 {
 	uint64_t v[HD_CTR_COUNT];
-	const struct hd_loop_stats *st = &w->stats;
-	v[HD_CTR_REQUESTS] = w->http.requests;
-	v[HD_CTR_PARSE_ERRORS] = w->http.parse_errors;
+	const struct hd_loop_stats *st = &w->loop.stats;
+	v[HD_CTR_REQUESTS] = w->loop.http.requests;
+	v[HD_CTR_PARSE_ERRORS] = w->loop.http.parse_errors;
 	v[HD_CTR_ACCEPTED] = st->accepted;
 	v[HD_CTR_CLOSED] = st->closed;
 	v[HD_CTR_REFUSED] = st->refused;
-	v[HD_CTR_OPEN] = w->open_conns;
+	v[HD_CTR_OPEN] = w->loop.open_conns;
 	v[HD_CTR_BYTES_IN] = st->bytes_in;
 	v[HD_CTR_BYTES_OUT] = st->bytes_out;
 	v[HD_CTR_WAKEUPS] = w->poller->wait_calls;
@@ -27,14 +27,14 @@ void hd_metrics_publish(struct hd_worker *w)
 	v[HD_CTR_WRITES] = st->writes;
 	v[HD_CTR_WRITE_BLOCKED] = st->write_eagain;
 	v[HD_CTR_POLLER_CTL] = w->poller->ctl_calls;
-	v[HD_CTR_DYNAMIC_OK] = w->http.dynamic_ok;
-	v[HD_CTR_DYNAMIC_FAILED] = w->http.dynamic_failed;
+	v[HD_CTR_DYNAMIC_OK] = w->loop.http.dynamic_ok;
+	v[HD_CTR_DYNAMIC_FAILED] = w->loop.http.dynamic_failed;
 	v[HD_CTR_PROXY_ERRORS] = st->proxy_errors;
 	v[HD_CTR_TIMEOUTS_HEADER] = st->timeouts_header;
 	v[HD_CTR_TIMEOUTS_KEEPALIVE] = st->timeouts_keepalive;
 	v[HD_CTR_TIMEOUTS_WRITE] = st->timeouts_write;
 	for (int k = 0; k < HD_RESP_KIND_COUNT; k++)
-		v[HD_CTR_ANSWERED + k] = w->http.answered[k];
+		v[HD_CTR_ANSWERED + k] = w->loop.http.answered[k];
 	for (int i = 0; i < HD_CTR_COUNT; i++)
 		atomic_store_explicit(&w->snapshot.value[i], v[i],
 				      memory_order_relaxed);

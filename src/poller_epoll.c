@@ -16,9 +16,12 @@ struct epoll_poller {
 
 static uint32_t to_epoll(const struct hd_poller *p, uint32_t events)
 {
-	uint32_t e = EPOLLRDHUP;
+	/* RDHUP only while reading is wanted: level-triggered, a half-closed
+	 * peer would otherwise be reported again and again while the
+	 * connection waits to write (reading paused, or the peer done). */
+	uint32_t e = 0;
 	if (events & HD_EV_READ)
-		e |= EPOLLIN;
+		e |= EPOLLIN | EPOLLRDHUP;
 	if (events & HD_EV_WRITE)
 		e |= EPOLLOUT;
 	if (p->edge)
@@ -69,10 +72,16 @@ static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
 			out |= HD_EV_READ;
 		if (e & EPOLLOUT)
 			out |= HD_EV_WRITE;
-		/* An error or hang-up is also reported as readable, so the
-		 * owner reads and learns what happened from read(). */
-		if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		/* The peer's FIN is also reported as readable, so the owner
+		 * reads and learns what happened from read(). An error or a
+		 * full hang-up comes whatever was asked for: reported as
+		 * readable and writable, so whichever side the owner waits
+		 * on meets the error in its next call instead of being woken
+		 * for it forever (level-triggered). */
+		if (e & EPOLLRDHUP)
 			out |= HD_EV_HUP | HD_EV_READ;
+		if (e & (EPOLLHUP | EPOLLERR))
+			out |= HD_EV_HUP | HD_EV_READ | HD_EV_WRITE;
 		events[i].ptr = ep->ready[i].data.ptr;
 		events[i].events = out;
 	}

@@ -126,8 +126,12 @@ static int poll_wait(struct hd_poller *p, struct hd_event *events, int max,
 			out |= HD_EV_READ;
 		if (re & POLLOUT)
 			out |= HD_EV_WRITE;
-		if (re & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+		/* As in poller_epoll.c: a hang-up or error comes whatever
+		 * was asked for, so both sides get to meet it. */
+		if (re & POLLRDHUP)
 			out |= HD_EV_HUP | HD_EV_READ;
+		if (re & (POLLHUP | POLLERR | POLLNVAL))
+			out |= HD_EV_HUP | HD_EV_READ | HD_EV_WRITE;
 		events[n].ptr = pp->owners[i];
 		events[n].events = out;
 		n++;

@@ -16,13 +16,13 @@ static struct row row_of(const struct hd_worker *w)
 		.waits = w->poller->wait_calls,
 		.events = w->poller->events,
 		.ctl = w->poller->ctl_calls,
-		.accepts = w->stats.accepts,
-		.reads = w->stats.reads,
-		.eagain = w->stats.read_eagain,
-		.writes = w->stats.writes,
-		.bytes_in = w->stats.bytes_in,
-		.bytes_out = w->stats.bytes_out,
-		.requests = w->http.requests,
+		.accepts = w->loop.stats.accepts,
+		.reads = w->loop.stats.reads,
+		.eagain = w->loop.stats.read_eagain,
+		.writes = w->loop.stats.writes,
+		.bytes_in = w->loop.stats.bytes_in,
+		.bytes_out = w->loop.stats.bytes_out,
+		.requests = w->loop.http.requests,
 	};
 }
 
@@ -42,10 +42,10 @@ static void print_robustness(FILE *f, struct hd_worker *const *workers,
 {
 	uint64_t header = 0, keepalive = 0, write = 0, refused = 0;
 	for (int i = 0; i < count; i++) {
-		header += workers[i]->stats.timeouts_header;
-		keepalive += workers[i]->stats.timeouts_keepalive;
-		write += workers[i]->stats.timeouts_write;
-		refused += workers[i]->stats.refused;
+		header += workers[i]->loop.stats.timeouts_header;
+		keepalive += workers[i]->loop.stats.timeouts_keepalive;
+		write += workers[i]->loop.stats.timeouts_write;
+		refused += workers[i]->loop.stats.refused;
 	}
 	fprintf(f,
 		"timeouts: header %" PRIu64 ", keepalive %" PRIu64

@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READ_BUFFER	(64 * 1024)
 #define MAX_EVENTS	512
 #define ACCEPT_PAUSE_MS 100  /* out of descriptors: accept again after */
 #define PUBLISH_MS	10   /* /metrics lags a worker by at most this */
@@ -79,9 +78,9 @@ static void log_request(void *arg, const struct hd_http_request *req,
 void hd_worker_set_access_log(struct hd_worker *w, int log_fd)
 {
 	w->log.fd = log_fd;
-	w->http.log = log_fd >= 0 ? log_request : NULL;
-	w->http.log_arg = w;
-	w->http.log_requests = log_fd >= 0;
+	w->loop.http.log = log_fd >= 0 ? log_request : NULL;
+	w->loop.http.log_arg = w;
+	w->loop.http.log_requests = log_fd >= 0;
 }
 
 int hd_worker_init(struct hd_worker *w, int id, int cpu,
@@ -106,24 +105,21 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 			.fd = listen_fds[i]};
 	w->listener_count = listen_count;
 	w->now_ms = now_monotonic_ms();
-	hd_wheel_init(&w->wheel, w->now_ms);
 	w->accept_timer.kind = HD_TIMER_ACCEPT;
 	hd_date_cache_init(&w->date);
 	hd_date_cache_update(&w->date, now_seconds());
 	err = hd_responses_init(&w->responses, cfg, w->date.text);
 	if (err)
 		return err;
-	hd_http_ctx_init(&w->http, cfg, &w->responses);
-	w->http.date = w->date.text;
-	w->http.render = render_route;
-	w->http.render_arg = w;
-	w->rbuf_size = cfg->read_size ? cfg->read_size : READ_BUFFER;
-	w->rbuf = malloc(w->rbuf_size);
-	if (!w->rbuf || hd_buf_reserve(&w->scratch, 2 * READ_BUFFER))
-		return -ENOMEM;
 	w->poller = hd_poller_new(cfg->poller, cfg->trigger == HD_TRIGGER_EDGE);
 	if (!w->poller)
 		return -errno;
+	err = hd_loop_init(&w->loop, cfg, w->poller, &w->responses, w->now_ms);
+	if (err)
+		return err;
+	w->loop.http.date = w->date.text;
+	w->loop.http.render = render_route;
+	w->loop.http.render_arg = w;
 	w->wake_type = HD_HANDLE_WAKE;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0)
@@ -182,7 +178,7 @@ static bool shed_connection(struct hd_worker *w, int listen_fd)
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0) {
 		close(fd);
-		w->stats.refused++;
+		w->loop.stats.refused++;
 	}
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return fd >= 0;
@@ -199,8 +195,8 @@ static void pause_accepting(struct hd_worker *w)
 		hd_poller_mod(w->poller, w->listeners[i].fd, &w->listeners[i],
 			      0);
 	w->accept_paused = true;
-	hd_timer_arm(&w->wheel, &w->accept_timer,
-		     hd_wheel_deadline(&w->wheel, ACCEPT_PAUSE_MS));
+	hd_timer_arm(&w->loop.wheel, &w->accept_timer,
+		     hd_wheel_deadline(&w->loop.wheel, ACCEPT_PAUSE_MS));
 }
 
 static void accept_ready(struct hd_worker *w, struct hd_listener *l);
@@ -223,12 +219,16 @@ static void resume_accepting(struct hd_worker *w)
  * at once, so it neither waits in the backlog nor wakes us again. */
 static struct hd_conn *take_connection(struct hd_worker *w, int fd)
 {
-	if (w->open_conns >= w->cfg->max_connections) {
+	if (w->loop.open_conns >= w->cfg->max_connections) {
 		close(fd);
-		w->stats.refused++;
+		w->loop.stats.refused++;
 		return NULL;
 	}
-	return hd_conn_open(w, fd);
+	int err;
+	struct hd_conn *c = hd_conn_open(&w->loop, fd, &err);
+	if (!c && err != -ENOMEM)
+		hd_worker_log_refused(w, fd, err);
+	return c;
 }
 
 static void accept_ready(struct hd_worker *w, struct hd_listener *l)
@@ -237,7 +237,7 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 	if (w->accept_paused)
 		return;
 	for (;;) {
-		w->stats.accepts++;
+		w->loop.stats.accepts++;
 		struct sockaddr_storage addr;
 		socklen_t addrlen = sizeof(addr);
 		int fd = accept4(l->fd, (struct sockaddr *)&addr, &addrlen,
@@ -275,7 +275,9 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 static void dispatch(struct hd_worker *w, const struct hd_event *ev)
 {
 	switch (*(const uint8_t *)ev->ptr) {
-	case HD_HANDLE_CONN: hd_conn_on_event(w, ev->ptr, ev->events); break;
+	case HD_HANDLE_CONN:
+		hd_conn_on_event(&w->loop, ev->ptr, ev->events);
+		break;
 	case HD_HANDLE_LISTENER: accept_ready(w, ev->ptr); break;
 	case HD_HANDLE_WAKE: {
 		uint64_t value;
@@ -317,14 +319,14 @@ static void close_listeners(struct hd_worker *w)
  * listening on the port instead, which closes the last small window.) */
 static void start_drain(struct hd_worker *w)
 {
-	w->http.force_close = true;
+	w->loop.http.force_close = true;
 	for (int i = 0; i < w->listener_count; i++)
 		accept_ready(w, &w->listeners[i]);
 	close_listeners(w);
-	for (struct hd_conn *c = w->conns, *next; c; c = next) {
+	for (struct hd_conn *c = w->loop.conns, *next; c; c = next) {
 		next = c->next;
 		if (hd_conn_is_spent(c))
-			hd_conn_close(w, c);
+			hd_conn_close(&w->loop, c);
 	}
 }
 
@@ -338,9 +340,9 @@ static void note_phase(struct hd_worker *w)
 {
 	int phase = atomic_load_explicit(&w->phase, memory_order_acquire);
 	if (phase >= HD_PHASE_GRACE)
-		w->http.health_failing = true;
+		w->loop.http.health_failing = true;
 	if (phase >= HD_PHASE_DRAIN)
-		w->http.force_close = true;
+		w->loop.http.force_close = true;
 }
 
 static bool follow_phase(struct hd_worker *w)
@@ -348,14 +350,14 @@ static bool follow_phase(struct hd_worker *w)
 	int phase = atomic_load_explicit(&w->phase, memory_order_acquire);
 	if (phase != w->seen_phase) {
 		if (phase >= HD_PHASE_GRACE)
-			w->http.health_failing = true;
+			w->loop.http.health_failing = true;
 		if (phase == HD_PHASE_DRAIN)
 			start_drain(w);
 		w->seen_phase = phase;
 	}
 	if (phase == HD_PHASE_STOP)
 		return false;
-	return !(phase == HD_PHASE_DRAIN && !w->conns);
+	return !(phase == HD_PHASE_DRAIN && !w->loop.conns);
 }
 
 static void on_timer(void *arg, struct hd_timer *t)
@@ -365,9 +367,7 @@ static void on_timer(void *arg, struct hd_timer *t)
 		resume_accepting(w);
 		return;
 	}
-	struct hd_conn *c =
-		(struct hd_conn *)((char *)t - offsetof(struct hd_conn, timer));
-	hd_conn_on_timeout(w, c);
+	hd_conn_on_timeout(&w->loop, hd_conn_of_timer(t));
 }
 
 /* The loop sleeps until the next event or the wheel's next busy tick
@@ -395,7 +395,10 @@ void *hd_worker_run(void *arg)
 	struct hd_event events[MAX_EVENTS];
 	pin_to_cpu(w);
 	while (follow_phase(w)) {
-		int timeout = hd_wheel_timeout_ms(&w->wheel, w->now_ms);
+		int timeout = hd_wheel_timeout_ms(&w->loop.wheel, w->now_ms);
+		/* Connections that spent their read budget go on at once. */
+		if (w->loop.ready)
+			timeout = 0;
 		/* Counters not yet published go out soon even if idle. */
 		if (w->publish_due && (timeout < 0 || timeout > PUBLISH_MS))
 			timeout = PUBLISH_MS;
@@ -404,7 +407,7 @@ void *hd_worker_run(void *arg)
 			timeout = LOG_FLUSH_MS;
 		int n = hd_poller_wait(w->poller, events, MAX_EVENTS, timeout);
 		w->now_ms = now_monotonic_ms();
-		hd_wheel_set_clock(&w->wheel, w->now_ms);
+		hd_wheel_set_clock(&w->loop.wheel, w->now_ms);
 		if (n < 0) {
 			if (n == -EINTR)
 				continue;
@@ -416,11 +419,12 @@ void *hd_worker_run(void *arg)
 		note_phase(w);
 		for (int i = 0; i < n; i++)
 			dispatch(w, &events[i]);
-		hd_wheel_expire(&w->wheel, on_timer, w);
+		hd_wheel_expire(&w->loop.wheel, on_timer, w);
+		hd_conn_run_ready(&w->loop);
 		publish_metrics(w);
 	}
-	while (w->conns)
-		hd_conn_close(w, w->conns);
+	while (w->loop.conns)
+		hd_conn_close(&w->loop, w->loop.conns);
 	hd_access_log_flush(&w->log);
 	hd_metrics_publish(w);
 	atomic_store(&w->exited, true);
@@ -457,8 +461,7 @@ void hd_worker_join(struct hd_worker *w)
 
 void hd_worker_free(struct hd_worker *w)
 {
-	while (w->conns)
-		hd_conn_close(w, w->conns);
+	hd_loop_free(&w->loop);
 	for (int i = 0; i < w->listener_count; i++) {
 		if (w->poller)
 			hd_poller_forget(w->poller, w->listeners[i].fd);
@@ -472,7 +475,5 @@ void hd_worker_free(struct hd_worker *w)
 		close(w->reserve_fd);
 	hd_poller_destroy(w->poller);
 	hd_responses_free(&w->responses);
-	hd_buf_free(&w->scratch);
-	free(w->rbuf);
 	memset(w, 0, sizeof(*w));
 }

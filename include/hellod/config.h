@@ -63,6 +63,11 @@ struct hd_config {
 	unsigned header_timeout_ms;
 	unsigned keepalive_timeout_ms;
 	unsigned write_timeout_ms;
+	/* Lingering close: after a last answer with input left unread, read
+	 * and discard for at most this long and this many bytes, so the
+	 * close does not reset the answer away. 0 ms: close at once. */
+	unsigned lingering_time_ms;
+	size_t lingering_bytes;
 	unsigned max_connections; /* per worker */
 	/* Teaching pitfalls (docs/edge-vs-level.md), all off by default: */
 	bool read_once;	  /* one read per readiness event, not until drained */

@@ -26,6 +26,8 @@ struct hd_loop_stats {
 	uint64_t timeouts_header;    /* header_timeout (headers or body) */
 	uint64_t timeouts_keepalive; /* keepalive_timeout */
 	uint64_t timeouts_write;     /* write_timeout */
+	uint64_t read_yields;	     /* read budget spent: served again later */
+	uint64_t lingered;	     /* closes that shut down and lingered */
 };
 
 struct hd_worker;

@@ -14,6 +14,7 @@
 #include "hellod/conn.h"
 #include "hellod/date_cache.h"
 #include "hellod/http.h"
+#include "hellod/loop.h"
 #include "hellod/metrics.h"
 #include "hellod/poller.h"
 #include "hellod/response.h"
@@ -45,17 +46,12 @@ struct hd_worker {
 	int listener_count;
 	uint8_t wake_type; /* HD_HANDLE_WAKE: the eventfd's poller pointer */
 	int wake_fd;	   /* eventfd the main thread writes to stop us */
-	struct hd_poller *poller;
+	struct hd_poller *poller; /* owned; also loop.poller */
 	struct hd_date_cache date;
 	struct hd_responses responses;
-	struct hd_http_ctx http;
-	struct hd_buf scratch; /* responses of the batch being handled */
-	char *rbuf;	       /* read buffer, shared by all connections */
-	size_t rbuf_size;
-	int reserve_fd;	       /* spare fd, given up to shed on EMFILE */
-	struct hd_conn *conns; /* every open connection */
-	uint64_t open_conns;
-	struct hd_loop_stats stats;
+	struct hd_loop loop; /* what connections run in: wheel, HTTP
+			      * context, buffers, connections, counters */
+	int reserve_fd;	     /* spare fd, given up to shed on EMFILE */
 	/* operators: drain, metrics, access log */
 	atomic_int phase;   /* enum hd_phase, set by the main thread */
 	int seen_phase;	    /* the phase this worker has acted on */
@@ -69,7 +65,6 @@ struct hd_worker {
 	uint64_t now_ms;	      /* monotonic, read once per wakeup */
 	struct hd_timer accept_timer; /* resumes accepting after EMFILE */
 	bool accept_paused;
-	struct hd_wheel wheel; /* every connection's timeout */
 };
 
 /* hd_timer.kind of the worker's own timer (connections use

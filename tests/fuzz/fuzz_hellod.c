@@ -145,7 +145,7 @@ static int feed_http(const uint8_t *data, size_t size, uint8_t seed,
 			size_t used;
 			out.len = 0;
 			enum hd_feed_status st =
-				hd_http_feed(&http, &worker.http, p, piece,
+				hd_http_feed(&http, &worker.loop.http, p, piece,
 					     &out, limit, &used);
 			CHECK(used <= piece, "consumed %zu of %zu", used,
 			      piece);
@@ -194,8 +194,8 @@ static int drain_client(int fd, struct hd_buf *all)
 /* Delivers an event as the loop would; returns 1 if c is still open. */
 static int deliver(struct hd_conn *c, uint32_t events)
 {
-	hd_conn_on_event(&worker, c, events);
-	return worker.conns == c;
+	hd_conn_on_event(&worker.loop, c, events);
+	return worker.loop.conns == c;
 }
 
 /* Layer 2: a real connection over a socketpair. Returns 1 if the server
@@ -206,7 +206,8 @@ static int feed_conn(const uint8_t *data, size_t size, uint8_t seed,
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv))
 		abort();
-	struct hd_conn *c = hd_conn_open(&worker, sv[0]);
+	int err;
+	struct hd_conn *c = hd_conn_open(&worker.loop, sv[0], &err);
 	if (!c)
 		abort();
 	struct splitter sp = {seed * 2654435761u + 1};
@@ -236,10 +237,10 @@ static int feed_conn(const uint8_t *data, size_t size, uint8_t seed,
 			open = deliver(c, HD_EV_WRITE);
 		}
 		if (open)
-			hd_conn_close(&worker, c);
+			hd_conn_close(&worker.loop, c);
 	}
 	drain_client(sv[1], all);
-	CHECK(worker.conns == NULL, "connection not freed");
+	CHECK(worker.loop.conns == NULL, "connection not freed");
 	close(sv[1]);
 	return closed_early;
 }

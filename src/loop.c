@@ -1,0 +1,72 @@
+/* loop.c — the context connections run in, and the kernel's socket calls
+ * behind struct hd_io_ops. */
+#include "hellod/loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hellod/conn.h"
+
+#define READ_BUFFER (64 * 1024)
+
+static ssize_t kernel_read(void *io, int fd, void *buf, size_t len)
+{
+	(void)io;
+	ssize_t n = read(fd, buf, len);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t kernel_send(void *io, int fd, const void *buf, size_t len)
+{
+	(void)io;
+	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+	return n < 0 ? -errno : n;
+}
+
+static int kernel_shutdown_write(void *io, int fd)
+{
+	(void)io;
+	return shutdown(fd, SHUT_WR) ? -errno : 0;
+}
+
+static void kernel_close(void *io, int fd)
+{
+	(void)io;
+	close(fd);
+}
+
+const struct hd_io_ops hd_kernel_io = {
+	.read = kernel_read,
+	.send = kernel_send,
+	.shutdown_write = kernel_shutdown_write,
+	.close = kernel_close,
+};
+
+int hd_loop_init(struct hd_loop *loop, const struct hd_config *cfg,
+		 struct hd_poller *poller, const struct hd_responses *responses,
+		 uint64_t now_ms)
+{
+	memset(loop, 0, sizeof(*loop));
+	loop->cfg = cfg;
+	loop->poller = poller;
+	loop->io = &hd_kernel_io;
+	hd_wheel_init(&loop->wheel, now_ms);
+	hd_http_ctx_init(&loop->http, cfg, responses);
+	loop->rbuf_size = cfg->read_size ? cfg->read_size : READ_BUFFER;
+	loop->rbuf = malloc(loop->rbuf_size);
+	if (!loop->rbuf || hd_buf_reserve(&loop->scratch, 2 * READ_BUFFER))
+		return -ENOMEM;
+	return 0;
+}
+
+void hd_loop_free(struct hd_loop *loop)
+{
+	while (loop->conns)
+		hd_conn_close(loop, loop->conns);
+	hd_buf_free(&loop->scratch);
+	free(loop->rbuf);
+	loop->rbuf = NULL;
+}
