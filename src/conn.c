@@ -411,6 +411,8 @@ static bool read_while(struct hd_loop *loop, struct hd_conn *c,
 		} else {
 			next = after_nothing(c, n);
 		}
+		if (next == READ_DRAINED)
+			c->flags |= HD_CONN_F_DRAINED;
 		if (next != READ_MORE)
 			return next == READ_DRAINED;
 	}
@@ -438,13 +440,30 @@ static void begin_lingering(struct hd_loop *loop, struct hd_conn *c)
 		read_while(loop, c, HD_CONN_LINGERING, false);
 }
 
+/* Whether input may wait unread on c's socket, which a close would
+ * answer with a reset. Known when this event's reads emptied the socket
+ * (the cheap case of a short Connection: close exchange) or input was
+ * dropped; otherwise one read tells (level-triggered, the poller was
+ * not asked about reading while the answer was written). */
+static bool input_may_wait(struct hd_loop *loop, struct hd_conn *c)
+{
+	if (c->flags & HD_CONN_F_EOF)
+		return false;
+	if (c->flags & (HD_CONN_F_LEFTOVER | HD_CONN_F_UNREAD))
+		return true;
+	if (c->flags & HD_CONN_F_DRAINED)
+		return false;
+	ssize_t n = read_some(loop, c);
+	if (n == 0)
+		c->flags |= HD_CONN_F_EOF;
+	return n > 0;
+}
+
 /* CLOSING with the answer written: linger if the client may still be
  * sending, else close. */
 static void finish_closing(struct hd_loop *loop, struct hd_conn *c)
 {
-	bool more = !(c->flags & HD_CONN_F_EOF) &&
-		    (c->flags & (HD_CONN_F_LEFTOVER | HD_CONN_F_UNREAD));
-	if (more && loop->cfg->lingering_time_ms)
+	if (loop->cfg->lingering_time_ms && input_may_wait(loop, c))
 		begin_lingering(loop, c);
 	else
 		c->state = HD_CONN_DEAD;
@@ -639,6 +658,7 @@ void hd_conn_on_timeout(struct hd_loop *loop, struct hd_conn *c)
 {
 	assert(!loop->scratch.len);
 	struct progress before = progress_now(loop);
+	c->flags &= (uint8_t)~HD_CONN_F_DRAINED;
 	switch (c->timer.kind) {
 	case HD_TIMEOUT_HEADER:
 	case HD_TIMEOUT_BODY:
@@ -672,6 +692,7 @@ void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events)
 {
 	assert(!loop->scratch.len);
 	struct progress before = progress_now(loop);
+	c->flags &= (uint8_t)~HD_CONN_F_DRAINED;
 	if (events & HD_EV_WRITE)
 		on_writable(loop, c);
 	bool drained = false;

@@ -14,6 +14,7 @@ Suite *operator_suite(void);
 Suite *haproxy_suite(void);
 Suite *timer_suite(void);
 Suite *teaching_suite(void);
+Suite *sim_suite(void);
 enum hd_test_mode {
 	HD_TEST_EPOLL_EDGE,
 	HD_TEST_EPOLL_LEVEL,

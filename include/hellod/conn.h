@@ -61,6 +61,8 @@ enum {
 				      * the last answer: linger */
 	HD_CONN_F_PROXY = 1 << 5,    /* a PROXY header must come first */
 	HD_CONN_F_READY = 1 << 6,    /* on the loop's ready list */
+	HD_CONN_F_DRAINED = 1 << 7,  /* this event's reads emptied the
+				      * socket */
 };
 
 struct hd_conn {
