@@ -60,7 +60,7 @@ static void ready_remove(struct hd_loop *loop, struct hd_conn *c)
 			break;
 		}
 	c->ready_next = NULL;
-	c->flags &= (uint8_t)~HD_CONN_F_READY;
+	c->flags &= (uint16_t)~HD_CONN_F_READY;
 }
 
 /* ---- open and close ---- */
@@ -308,7 +308,7 @@ static bool take_proxy_header(struct hd_loop *loop, struct hd_conn *c,
 		fail(c);
 		return false;
 	}
-	c->flags &= (uint8_t)~HD_CONN_F_PROXY;
+	c->flags &= (uint16_t)~HD_CONN_F_PROXY;
 	if (!c->in) {
 		*data += n;
 		*len -= (size_t)n;
@@ -335,6 +335,7 @@ static void feed_input(struct hd_loop *loop, struct hd_conn *c,
 static ssize_t read_some(struct hd_loop *loop, struct hd_conn *c)
 {
 	ssize_t n;
+	loop->reads_left--;
 	do {
 		loop->stats.reads++;
 		n = loop->io->read(loop->io_arg, c->fd, loop->rbuf,
@@ -351,6 +352,15 @@ static ssize_t read_some(struct hd_loop *loop, struct hd_conn *c)
  * known to be drained then). */
 enum read_outcome { READ_MORE, READ_DRAINED, READ_STOPPED };
 
+/* The socket is empty: if the poller reported the FIN earlier, all the
+ * peer sent is now read. */
+static enum read_outcome drained(struct hd_conn *c)
+{
+	if (c->flags & HD_CONN_F_HUP)
+		peer_finished(c);
+	return READ_DRAINED;
+}
+
 /* After a read that returned data: a short read drains a stream socket
  * (epoll(7)); a full one may have left bytes. Level-triggered reads
  * once per event, and the poller reports the rest. */
@@ -359,7 +369,7 @@ static enum read_outcome after_data(const struct hd_loop *loop,
 				    enum hd_conn_state keep_reading)
 {
 	if (n < loop->rbuf_size)
-		return READ_DRAINED;
+		return drained(c);
 	/* A full read: bytes may wait that no edge will announce. */
 	if (!loop->poller->edge || c->state != keep_reading ||
 	    loop->cfg->read_once) {
@@ -376,22 +386,23 @@ static enum read_outcome after_nothing(struct hd_conn *c, ssize_t n)
 		return READ_DRAINED;
 	}
 	if (n == -EAGAIN || n == -EWOULDBLOCK)
-		return READ_DRAINED;
+		return drained(c);
 	fail(c); /* ECONNRESET and the like */
 	return READ_STOPPED;
 }
 
-/* Reads while c stays in `state`, feeding what comes to `take` (NULL:
- * drop it, counting it against the lingering budget). Edge-triggered it
- * reads until the socket is drained, but at most HD_READ_BUDGET times:
- * then the connection goes on the ready list and waits its turn behind
- * the others. Returns true when the socket was left drained. */
+/* Reads while c stays in `state`, feeding what comes to the parser
+ * (take) or dropping it, counted against lingering_bytes. Edge-triggered
+ * it reads until the socket is drained, but an event makes at most
+ * HD_READ_BUDGET reads: then the connection goes on the ready list and
+ * waits its turn behind the others. Returns true when the socket was
+ * left drained. */
 static bool read_while(struct hd_loop *loop, struct hd_conn *c,
 		       enum hd_conn_state state, bool take)
 {
-	c->flags &= (uint8_t)~HD_CONN_F_UNREAD;
-	for (int budget = HD_READ_BUDGET; c->state == state; budget--) {
-		if (!budget) {
+	c->flags &= (uint16_t)~HD_CONN_F_UNREAD;
+	while (c->state == state) {
+		if (!loop->reads_left) {
 			c->flags |= HD_CONN_F_UNREAD;
 			ready_push(loop, c);
 			loop->stats.read_yields++;
@@ -453,6 +464,8 @@ static bool input_may_wait(struct hd_loop *loop, struct hd_conn *c)
 		return true;
 	if (c->flags & HD_CONN_F_DRAINED)
 		return false;
+	if (!loop->reads_left)
+		return true; /* lingering reads on when its turn comes */
 	ssize_t n = read_some(loop, c);
 	if (n == 0)
 		c->flags |= HD_CONN_F_EOF;
@@ -495,7 +508,7 @@ static void resume_reading(struct hd_loop *loop, struct hd_conn *c)
 
 static void on_writable(struct hd_loop *loop, struct hd_conn *c)
 {
-	c->flags &= (uint8_t)~HD_CONN_F_WBLOCKED;
+	c->flags &= (uint16_t)~HD_CONN_F_WBLOCKED;
 	write_pending(loop, c);
 	if (c->state == HD_CONN_PAUSED && !c->out)
 		resume_reading(loop, c);
@@ -517,15 +530,17 @@ static bool on_readable(struct hd_loop *loop, struct hd_conn *c)
 	}
 }
 
-/* Edge-triggered RDHUP (or HUP, ERR): the peer sends no more. If this
- * event's reads drained the socket, all it sent is in, and the FIN is
- * taken as read (saving the read that returns 0); otherwise bytes still
- * wait before the FIN, and reading them later finds it. */
-static void on_hangup(struct hd_conn *c, bool drained)
+/* Edge-triggered RDHUP (or HUP, ERR): the peer sends no more, and no
+ * new edge will say so again. If this event's reads drained the socket,
+ * all it sent is in, and the FIN is taken as read (saving the read that
+ * returns 0); otherwise bytes still wait before the FIN, and the read
+ * that drains them later takes it (HUP), however many turns that takes. */
+static void on_hangup(struct hd_conn *c, bool emptied)
 {
 	if (c->state == HD_CONN_DEAD || (c->flags & HD_CONN_F_EOF))
 		return;
-	if (drained)
+	c->flags |= HD_CONN_F_HUP;
+	if (emptied)
 		peer_finished(c);
 	else
 		c->flags |= HD_CONN_F_UNREAD;
@@ -603,7 +618,7 @@ static void rearm(struct hd_loop *loop, struct hd_conn *c,
 		ms = cfg->keepalive_timeout_ms;
 		refresh = answered;
 	}
-	c->flags &= (uint8_t)~HD_CONN_F_WROTE;
+	c->flags &= (uint16_t)~HD_CONN_F_WROTE;
 	if (kind == c->timer.kind && !refresh)
 		return;
 	c->timer.kind = kind;
@@ -658,7 +673,8 @@ void hd_conn_on_timeout(struct hd_loop *loop, struct hd_conn *c)
 {
 	assert(!loop->scratch.len);
 	struct progress before = progress_now(loop);
-	c->flags &= (uint8_t)~HD_CONN_F_DRAINED;
+	c->flags &= (uint16_t)~HD_CONN_F_DRAINED;
+	loop->reads_left = HD_READ_BUDGET;
 	switch (c->timer.kind) {
 	case HD_TIMEOUT_HEADER:
 	case HD_TIMEOUT_BODY:
@@ -692,7 +708,8 @@ void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events)
 {
 	assert(!loop->scratch.len);
 	struct progress before = progress_now(loop);
-	c->flags &= (uint8_t)~HD_CONN_F_DRAINED;
+	c->flags &= (uint16_t)~HD_CONN_F_DRAINED;
+	loop->reads_left = HD_READ_BUDGET;
 	if (events & HD_EV_WRITE)
 		on_writable(loop, c);
 	bool drained = false;
@@ -711,7 +728,7 @@ void hd_conn_run_ready(struct hd_loop *loop)
 		struct hd_conn *c = list;
 		list = c->ready_next;
 		c->ready_next = NULL;
-		c->flags &= (uint8_t)~HD_CONN_F_READY;
+		c->flags &= (uint16_t)~HD_CONN_F_READY;
 		hd_conn_on_event(loop, c, HD_EV_READ);
 	}
 }

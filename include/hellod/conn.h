@@ -63,13 +63,15 @@ enum {
 	HD_CONN_F_READY = 1 << 6,    /* on the loop's ready list */
 	HD_CONN_F_DRAINED = 1 << 7,  /* this event's reads emptied the
 				      * socket */
+	HD_CONN_F_HUP = 1 << 8,	     /* the poller saw the peer's FIN: it
+				      * waits behind the unread bytes */
 };
 
 struct hd_conn {
 	uint8_t type;	  /* HD_HANDLE_CONN */
 	uint8_t interest; /* HD_EV_* registered with the poller */
 	uint8_t state;	  /* enum hd_conn_state */
-	uint8_t flags;	  /* HD_CONN_F_* */
+	uint16_t flags;	  /* HD_CONN_F_* */
 	int fd;
 	uint32_t discard_left;	     /* lingering: bytes still to drop, +1 */
 	struct hd_chunk *out;	     /* output the kernel has not taken yet */

@@ -50,6 +50,7 @@ struct hd_loop {
 	struct hd_conn *conns; /* every open connection */
 	struct hd_conn *ready; /* read budget spent with input left (edge) */
 	uint64_t open_conns;
+	int reads_left; /* the current event's read budget */
 	struct hd_loop_stats stats;
 };
 
