@@ -54,8 +54,11 @@ struct sim_sock {
 	/* what its bytes deserve */
 	struct hd_buf reference;
 	size_t largest_answer; /* of the answers in reference */
-	size_t checked;	       /* received[0, checked) matches reference */
-	int stale;	       /* level events in a row that changed nothing */
+	size_t ends[512];      /* where its first requests end in script */
+	size_t end_count, ends_passed;
+	uint64_t request_began; /* when the server read into the current */
+	size_t checked;		/* received[0, checked) matches reference */
+	int stale;		/* level events in a row that changed nothing */
 };
 
 struct sim {
@@ -197,6 +200,12 @@ static ssize_t sim_read(void *io, int fd, void *buf, size_t len)
 	size_t n = avail < len ? avail : len;
 	memcpy(buf, k->script.data + k->consumed, n);
 	k->consumed += n;
+	/* Reading past a request's end begins the next one. */
+	while (k->ends_passed < k->end_count &&
+	       k->consumed > k->ends[k->ends_passed]) {
+		k->ends_passed++;
+		k->request_began = s->now_ms;
+	}
 	if (k->shut_wr)
 		k->read_after_shut += n;
 	return (ssize_t)n;
@@ -428,6 +437,9 @@ static void compute_reference(struct sim *s, struct sim_sock *k)
 			k->largest_answer = answer;
 		p += used;
 		left -= used;
+		if (st == HD_FEED_FULL &&
+		    k->end_count < sizeof(k->ends) / sizeof(k->ends[0]))
+			k->ends[k->end_count++] = k->limit - left;
 		if (st == HD_FEED_CLOSE)
 			break;
 	}
@@ -458,6 +470,8 @@ static void open_client(struct sim *s)
 	k->fin_planned = chance(s, 2);
 	compute_reference(s, k);
 	int err;
+	k->request_began = s->now_ms;
+	TRACE("open conn %d at %llu\n", i, (unsigned long long)s->now_ms);
 	k->conn = hd_conn_open(&s->loop, FD_BASE + i, &err);
 	if (!k->conn)
 		fail_run(s, "conn %d: hd_conn_open failed: %d", i, err);
@@ -615,6 +629,17 @@ static void fire(void *arg, struct hd_timer *t)
 	struct sim *s = arg;
 	struct hd_conn *c = hd_conn_of_timer(t);
 	struct sim_sock *k = sock_of(s, c->fd);
+	/* A request gets header_timeout from when the server first read
+	 * of it (or accepted the connection), never less. */
+	if (t->kind == HD_TIMEOUT_HEADER &&
+	    s->now_ms - k->request_began < s->cfg.header_timeout_ms)
+		fail_run(s,
+			 "conn %d: header_timeout (%u ms) fired %llu ms after "
+			 "its request began (read %zu, request ends at %zu)",
+			 index_of(s, k), s->cfg.header_timeout_ms,
+			 (unsigned long long)(s->now_ms - k->request_began),
+			 k->consumed,
+			 k->ends_passed ? k->ends[k->ends_passed - 1] : 0);
 	/* Idle and lingering timeouts come after every answer went out;
 	 * the others, or any that strikes before the client sent all it
 	 * meant to, cut the answers short. */
@@ -627,7 +652,8 @@ static void fire(void *arg, struct hd_timer *t)
 	if (t->kind == HD_TIMEOUT_HEADER || t->kind == HD_TIMEOUT_BODY ||
 	    t->kind == HD_TIMEOUT_WRITE || k->delivered < k->limit)
 		k->cut_by_timer = true;
-	TRACE("timer conn %d kind %d\n", index_of(s, k), t->kind);
+	TRACE("timer conn %d kind %d at %llu\n", index_of(s, k), t->kind,
+	      (unsigned long long)s->now_ms);
 	s->reads_fd = -1;
 	hd_conn_on_timeout(&s->loop, c);
 }
