@@ -426,6 +426,46 @@ START_TEST(reading_a_byte_at_a_time_keeps_output_bounded)
 }
 END_TEST
 
+/* ---- 3. header_timeout is per request -------------------------------------
+ *
+ * header_timeout 500ms. Every 300 ms the client sends a segment that ends
+ * request N and begins request N+1, so each request is complete 300 ms
+ * after its first byte: all ten are answered 200, none 408. */
+START_TEST(header_timeout_counts_from_each_request_s_first_byte)
+{
+	enum { REQUESTS = 10, PERIOD_MS = 300 };
+	start("header_timeout 500ms\n");
+	struct reader r;
+	int fd = client_open(&r, srv.port);
+	static const char begin[] = "GET / HTTP/1.1\r\nHost: t";
+	static const char end_and_begin[] = "\r\n\r\nGET / HTTP/1.1\r\nHost: t";
+	long long start_ms = now_ms();
+	send_str(fd, begin);
+	for (int i = 1; i <= REQUESTS; i++) {
+		long long due = start_ms + (long long)i * PERIOD_MS;
+		for (long long left; (left = due - now_ms()) > 0;)
+			usleep((useconds_t)left * 1000);
+		const char *seg = i < REQUESTS ? end_and_begin : "\r\n\r\n";
+		send(fd, seg, strlen(seg), MSG_NOSIGNAL);
+		struct response resp;
+		bool got = read_response(&r, &resp, PERIOD_MS - 50);
+		ck_assert_msg(got,
+			      "request %d: no answer (the connection "
+			      "closed or timed out) %lld ms in",
+			      i, now_ms() - start_ms);
+		ck_assert_msg(resp.status == 200,
+			      "request %d, sent from %d to %d ms: answered "
+			      "%d, want 200 (header_timeout is 500 ms from a "
+			      "request's first byte)",
+			      i, (i - 1) * PERIOD_MS, i * PERIOD_MS,
+			      resp.status);
+		response_free(&resp);
+	}
+	client_close(&r);
+	stop_expect_clean_exit();
+}
+END_TEST
+
 Suite *attack_suite(enum hd_test_mode mode)
 {
 	/* Check keeps the pointer: the name must outlive the suite. */
@@ -440,6 +480,8 @@ Suite *attack_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, reset_client_echo_does_not_reach_the_next_client);
 	tcase_add_test(tc, pipelining_without_reading_keeps_output_bounded);
 	tcase_add_test(tc, reading_a_byte_at_a_time_keeps_output_bounded);
+	tcase_add_test(tc,
+		       header_timeout_counts_from_each_request_s_first_byte);
 	suite_add_tcase(s, tc);
 	return s;
 }
