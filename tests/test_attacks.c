@@ -132,6 +132,29 @@ static void reset_close(int fd)
 	close(fd);
 }
 
+/* send() that never blocks and never fails the test: sends what the
+ * kernel takes within ms (waiting for room meanwhile), stopping at an
+ * error (the server closed). Returns the bytes sent. */
+static size_t send_for(int fd, const char *data, size_t len, int ms)
+{
+	long long deadline = now_ms() + ms;
+	size_t off = 0;
+	while (off < len && now_ms() < deadline) {
+		ssize_t n = send(fd, data + off, len - off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR)
+			break;
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		poll(&pfd, 1, 20);
+	}
+	return off;
+}
+
 /* `count` copies of req, end to end (heap). */
 static char *repeat_request(const char *req, size_t count, size_t *len)
 {
@@ -147,6 +170,11 @@ static char *repeat_request(const char *req, size_t count, size_t *len)
 
 /* How a connection's input ended. */
 enum ending { END_EOF, END_RESET, END_TIMEOUT };
+
+static const char *ending_name(enum ending e)
+{
+	return e == END_EOF ? "EOF" : e == END_RESET ? "a reset" : "a timeout";
+}
 
 /* Everything fd yields until EOF, a reset or timeout_ms (heap, NUL
  * terminated). */
@@ -184,6 +212,19 @@ static void receive_all(int fd, struct received *got, int timeout_ms)
 		break;
 	}
 	got->data[got->len] = '\0';
+}
+
+/* The length of the first complete response in data (Content-Length
+ * framed), or 0 when it is not all there. */
+static size_t first_response_len(const char *data, size_t len)
+{
+	const char *end = memmem(data, len, "\r\n\r\n", 4);
+	if (!end)
+		return 0;
+	size_t head = (size_t)(end - data) + 4;
+	const char *cl = memmem(data, head, "Content-Length: ", 16);
+	size_t body = cl ? strtoul(cl + 16, NULL, 10) : 0;
+	return len >= head + body ? head + body : 0;
 }
 
 /* ---- 1. one client's answers sent to the next ---------------------------
@@ -466,6 +507,109 @@ START_TEST(header_timeout_counts_from_each_request_s_first_byte)
 }
 END_TEST
 
+/* ---- 4. answers destroyed by a reset on close ----------------------------
+ *
+ * The server closes after an answer with Connection: close (a request
+ * asking for it, or a 4xx) while more of the client's input sits unread
+ * in its socket; close() then sends a reset instead of a FIN, and the
+ * kernel throws away what the server wrote that has not left yet (answers
+ * the client's full receive window holds back). The client must always
+ * get every answer up to and including the closing one; EOF or a reset
+ * may only come after it. */
+
+/* Sends `before` GETs, then last, then extra bytes of filler, all in one
+ * go (nonblocking, bounded); waits wait_ms, then reads everything. */
+static void answers_survive_close(int before, const char *last,
+				  const char *filler, size_t extra, int wait_ms,
+				  int status)
+{
+	start(NULL);
+	size_t gl = strlen(get_root), ll = strlen(last);
+	size_t fl = strlen(filler), head = (size_t)before * gl + ll;
+	size_t len = head + extra;
+	char *all = malloc(len);
+	ck_assert_ptr_nonnull(all);
+	for (int i = 0; i < before; i++)
+		memcpy(all + (size_t)i * gl, get_root, gl);
+	memcpy(all + (size_t)before * gl, last, ll);
+	for (size_t off = head; off < len; off += fl)
+		memcpy(all + off, filler, len - off < fl ? len - off : fl);
+	int fd = connect_port(srv.port);
+	size_t sent = send_for(fd, all, len, 2000);
+	usleep((useconds_t)wait_ms * 1000);
+	struct received got;
+	receive_all(fd, &got, 3000);
+	int answers = 0, last_status = 0;
+	size_t off = 0, one;
+	while ((one = first_response_len(got.data + off, got.len - off))) {
+		last_status = atoi(got.data + off + 9);
+		ck_assert_msg(answers >= before || last_status == 200,
+			      "answer %d: %d, want 200", answers, last_status);
+		answers++;
+		off += one;
+		if (answers > before)
+			break;
+	}
+	fprintf(stderr,
+		"%s: sent %zu of %zu bytes; %d whole answers (%zu bytes), "
+		"then %s\n",
+		test_mode_args, sent, len, answers, got.len,
+		ending_name(got.end));
+	ck_assert_msg(answers == before + 1,
+		      "sent %zu of %zu bytes; got %d whole answers of %d "
+		      "(%zu bytes), then %s: answers lost (the last a %d)",
+		      sent, len, answers, before + 1, got.len,
+		      ending_name(got.end), status);
+	ck_assert_int_eq(last_status, status);
+	ck_assert_ptr_nonnull(
+		memmem(got.data + off - one, one, "Connection: close", 17));
+	ck_assert_msg(got.end != END_TIMEOUT && off == got.len,
+		      "after the %d: %zu more bytes, then %s", status,
+		      got.len - off, ending_name(got.end));
+	free(got.data);
+	free(all);
+	close(fd);
+	stop_expect_clean_exit();
+}
+
+static const char get_close[] =
+	"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+START_TEST(connection_close_answer_survives_unread_input)
+{
+	answers_survive_close(0, get_close, get_root, 256 * 1024, 300, 200);
+}
+END_TEST
+
+START_TEST(answers_before_connection_close_survive_unread_input)
+{
+	/* 1,000 answers (~130 KB) first: more than the client's receive
+	 * buffer (128 KiB by default), so the last of them, and the closing
+	 * one, still wait in the server's socket when it closes. */
+	answers_survive_close(1000, get_close, get_root, 256 * 1024, 300, 200);
+}
+END_TEST
+
+START_TEST(bad_request_answer_survives_unread_input)
+{
+	/* A space before the colon: 400. */
+	answers_survive_close(0,
+			      "GET / HTTP/1.1\r\nHost: t\r\nX-Bad : 1\r\n\r\n",
+			      get_root, 256 * 1024, 300, 400);
+}
+END_TEST
+
+START_TEST(too_large_answer_survives_the_body_still_coming)
+{
+	/* 10 MB announced, max_body is 1 MiB: 413 at the headers, while
+	 * the client goes on sending the body for a while (1 MiB). */
+	answers_survive_close(0,
+			      "POST / HTTP/1.1\r\nHost: t\r\n"
+			      "Content-Length: 10485760\r\n\r\n",
+			      "0123456789abcdef", 1024 * 1024, 0, 413);
+}
+END_TEST
+
 Suite *attack_suite(enum hd_test_mode mode)
 {
 	/* Check keeps the pointer: the name must outlive the suite. */
@@ -482,6 +626,11 @@ Suite *attack_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, reading_a_byte_at_a_time_keeps_output_bounded);
 	tcase_add_test(tc,
 		       header_timeout_counts_from_each_request_s_first_byte);
+	tcase_add_test(tc, connection_close_answer_survives_unread_input);
+	tcase_add_test(tc,
+		       answers_before_connection_close_survive_unread_input);
+	tcase_add_test(tc, bad_request_answer_survives_unread_input);
+	tcase_add_test(tc, too_large_answer_survives_the_body_still_coming);
 	suite_add_tcase(s, tc);
 	return s;
 }
