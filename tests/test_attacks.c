@@ -610,6 +610,133 @@ START_TEST(too_large_answer_survives_the_body_still_coming)
 }
 END_TEST
 
+/* ---- 5. a FIN that arrives while reading is paused ------------------------
+ *
+ * max_pending_output 16k: 2,000 pipelined requests (54 KB, one short
+ * read) make ~260 KB of answers (8 MB with 4,000-byte bodies, far more
+ * than the socket buffers take), so reading pauses with input parked.
+ * The client then shuts down its side and reads after 300 ms: it must
+ * get all 2,000 answers and then EOF at once, not when keepalive_timeout
+ * (60 s) closes the connection. With `together`, the requests and the
+ * FIN arrive while the server is stopped, so one read batch sees both. */
+static char *body_conf(const char *first, int body)
+{
+	size_t fl = strlen(first);
+	char *conf = malloc(fl + (size_t)body + 8);
+	ck_assert_ptr_nonnull(conf);
+	memcpy(conf, first, fl + 1);
+	if (body > 0) {
+		memcpy(conf + fl, "body ", 5);
+		memset(conf + fl + 5, 'b', (size_t)body);
+		memcpy(conf + fl + 5 + body, "\n", 2);
+	}
+	return conf;
+}
+
+static void fin_while_paused(int requests, int body, bool together)
+{
+	char *conf = body_conf("max_pending_output 16384\n", body);
+	start(conf);
+	free(conf);
+	size_t len;
+	char *all = repeat_request(get_root, (size_t)requests, &len);
+	int idle_fds = proc_fd_count(srv.pid);
+	struct reader r;
+	int fd = client_open(&r, srv.port);
+	wait_server_fds(idle_fds + 1);
+	if (together)
+		server_pause();
+	send_all(fd, all, len);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	if (together) {
+		wait_delivered(fd);
+		server_resume();
+	}
+	usleep(300 * 1000);
+	long long last = 0;
+	for (int i = 0; i < requests; i++) {
+		struct response resp;
+		ck_assert_msg(read_response(&r, &resp, 3000),
+			      "answer %d of %d missing", i, requests);
+		ck_assert_int_eq(resp.status, 200);
+		response_free(&resp);
+		last = now_ms();
+	}
+	ck_assert_msg(peer_closed(&r, 2000),
+		      "no EOF within 2 s of the last of %d answers (%d-byte "
+		      "bodies): the FIN was lost",
+		      requests, body);
+	ck_assert_uint_eq(r.len, 0);
+	fprintf(stderr, "%s: %d answers, EOF %lld ms after the last\n",
+		test_mode_args, requests, now_ms() - last);
+	client_close(&r);
+	free(all);
+	stop_expect_clean_exit();
+}
+
+START_TEST(fin_while_paused_is_not_lost)
+{
+	fin_while_paused(2000, 0, true);
+	fin_while_paused(2000, 4000, true);
+	fin_while_paused(2400, 4000, true); /* 64,800 bytes: still short */
+}
+END_TEST
+
+START_TEST(fin_right_after_the_requests_is_not_lost)
+{
+	/* No SIGSTOP: the FIN follows the requests as fast as the client
+	 * can send it; the server may or may not read them apart. */
+	for (int round = 0; round < 3; round++)
+		fin_while_paused(2000, 4000, false);
+}
+END_TEST
+
+/* ---- 6. no busy loop on a half-closed peer with output waiting -----------
+ *
+ * A client pipelines enough that answers wait in the server (2,000
+ * requests, 4,000-byte bodies: 8 MB of answers, beyond what the socket
+ * buffers hold; max_pending_output 16k), shuts down its side and does not
+ * read for 1.5 s. The server has nothing to do but wait for the socket to
+ * take output: a loop that spins on the peer's FIN burns ~150 ticks. */
+START_TEST(half_closed_peer_with_output_waiting_does_not_spin)
+{
+	enum { REQUESTS = 2000, BODY = 4000 };
+	char *conf = body_conf("max_pending_output 16384\n", BODY);
+	start(conf);
+	free(conf);
+	size_t len;
+	char *all = repeat_request(get_root, REQUESTS, &len);
+	int idle_fds = proc_fd_count(srv.pid);
+	struct reader r;
+	int fd = client_open(&r, srv.port);
+	send_all(fd, all, len);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	wait_delivered(fd);
+	usleep(200 * 1000); /* the server answers what it can, and waits */
+	long cpu = proc_cpu_ticks(srv.pid);
+	usleep(1500 * 1000);
+	long spent = proc_cpu_ticks(srv.pid) - cpu;
+	/* Answers were still waiting in the server: it kept the
+	 * connection. */
+	ck_assert_int_eq(proc_fd_count(srv.pid), idle_fds + 1);
+	fprintf(stderr, "%s: %ld ticks in 1.5 s with a half-closed peer\n",
+		test_mode_args, spent);
+	ck_assert_msg(spent < 30, "%ld ticks in 1.5 s: busy loop", spent);
+	/* Then every answer still comes. */
+	for (int i = 0; i < REQUESTS; i++) {
+		struct response resp;
+		ck_assert_msg(read_response(&r, &resp, 3000),
+			      "answer %d of %d missing", i, REQUESTS);
+		ck_assert_int_eq(resp.status, 200);
+		ck_assert_uint_eq(resp.body_len, BODY);
+		response_free(&resp);
+	}
+	client_close(&r);
+	free(all);
+	stop_expect_clean_exit();
+}
+END_TEST
+
 Suite *attack_suite(enum hd_test_mode mode)
 {
 	/* Check keeps the pointer: the name must outlive the suite. */
@@ -631,6 +758,9 @@ Suite *attack_suite(enum hd_test_mode mode)
 		       answers_before_connection_close_survive_unread_input);
 	tcase_add_test(tc, bad_request_answer_survives_unread_input);
 	tcase_add_test(tc, too_large_answer_survives_the_body_still_coming);
+	tcase_add_test(tc, fin_while_paused_is_not_lost);
+	tcase_add_test(tc, fin_right_after_the_requests_is_not_lost);
+	tcase_add_test(tc, half_closed_peer_with_output_waiting_does_not_spin);
 	suite_add_tcase(s, tc);
 	return s;
 }
