@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -136,6 +137,9 @@ static void start_server(struct test_server *s, const char *args, int nofile,
 	s->pid = fork();
 	ck_assert_int_ge(s->pid, 0);
 	if (s->pid == 0) {
+		/* A test that fails (Check's child _exits) or times out
+		 * (SIGKILL) must not leave its server running. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pipefd[1], STDERR_FILENO);
 		struct rlimit lim = {(rlim_t)nofile, (rlim_t)nofile};
 		if (nofile > 0 && setrlimit(RLIMIT_NOFILE, &lim))

@@ -21,6 +21,8 @@ int main(void)
 		srunner_add_suite(sr, integration_suite(mode));
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, robust_suite(mode));
+	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
+		srunner_add_suite(sr, attack_suite(mode));
 	srunner_add_suite(sr, operator_suite());
 	/* The HAProxy test needs haproxy (make deps installs it); without it
 	 * the suite is left out, said so, and not counted as passed. */

@@ -34,5 +34,8 @@ extern const char *test_mode_args;
 Suite *integration_suite(enum hd_test_mode mode);
 /* Limits, timeouts, backpressure, fd exhaustion, in the given mode. */
 Suite *robust_suite(enum hd_test_mode mode);
+/* Attacks on the connection layer (leaks between clients, unbounded
+ * output, timeouts, resets, lost FINs, busy loops), in the given mode. */
+Suite *attack_suite(enum hd_test_mode mode);
 
 #endif
