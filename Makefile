@@ -6,6 +6,7 @@
 #   make test SANITIZE=address,undefined    the same under ASan+UBSan
 #   make deps       install the Debian packages hellod needs (root or sudo)
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on the HTTP + connection layers
+#   make fuzz-sim FUZZ_SECONDS=60   libFuzzer choosing the simulator's schedule
 #   make chaos      2,000 misbehaving and well-behaved clients for ~20 s
 #   make bench      hellod beside nginx: speed, memory and instructions,
 #                   report in bench/results/ (QUICK=1: a short smoke run)
@@ -51,7 +52,7 @@ TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all run test install clean deps format format-check fuzz chaos \
+.PHONY: all run test install clean deps format format-check fuzz fuzz-sim chaos \
 	bench bench-speed bench-memory bench-callgrind
 
 all: $(BUILD)/hellod
@@ -158,6 +159,11 @@ $(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 $(FUZZ_DIR)/fuzz_hellod: tests/fuzz/fuzz_hellod.c $(FUZZ_OBJS) $(FUZZ_LLHTTP)
 	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^
 
+$(FUZZ_DIR)/fuzz_sim: tests/fuzz/fuzz_sim.c tests/sim.c tests/sim.h \
+		$(FUZZ_OBJS) $(FUZZ_LLHTTP)
+	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ \
+	  tests/fuzz/fuzz_sim.c tests/sim.c $(FUZZ_OBJS) $(FUZZ_LLHTTP)
+
 # Seeds are committed (tests/fuzz/seeds, made by tests/fuzz/make_seeds.sh);
 # what the fuzzer finds grows build/fuzz/corpus.
 fuzz: $(FUZZ_DIR)/fuzz_hellod
@@ -165,6 +171,15 @@ fuzz: $(FUZZ_DIR)/fuzz_hellod
 	$(FUZZ_DIR)/fuzz_hellod -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
 	  $(FUZZ_DIR)/corpus tests/fuzz/seeds
+
+# The simulator's schedule from the fuzzer's bytes (tests/fuzz/fuzz_sim.c);
+# a crash leaves build/fuzz/sim-crash-*, replayed by passing it as the
+# only argument to build/fuzz/fuzz_sim.
+fuzz-sim: $(FUZZ_DIR)/fuzz_sim
+	mkdir -p $(FUZZ_DIR)/sim-corpus
+	$(FUZZ_DIR)/fuzz_sim -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/sim- \
+	  $(FUZZ_DIR)/sim-corpus
 
 # ---- chaos: bounded (2,000 connections, ~20 s); see tests/chaos.py --------
 chaos: $(BUILD)/hellod
