@@ -41,16 +41,22 @@ static void print_robustness(FILE *f, struct hd_worker *const *workers,
 			     int count)
 {
 	uint64_t header = 0, keepalive = 0, write = 0, refused = 0;
+	uint64_t lingered = 0, yields = 0;
 	for (int i = 0; i < count; i++) {
-		header += workers[i]->loop.stats.timeouts_header;
-		keepalive += workers[i]->loop.stats.timeouts_keepalive;
-		write += workers[i]->loop.stats.timeouts_write;
-		refused += workers[i]->loop.stats.refused;
+		const struct hd_loop_stats *st = &workers[i]->loop.stats;
+		header += st->timeouts_header;
+		keepalive += st->timeouts_keepalive;
+		write += st->timeouts_write;
+		refused += st->refused;
+		lingered += st->lingered;
+		yields += st->read_yields;
 	}
 	fprintf(f,
 		"timeouts: header %" PRIu64 ", keepalive %" PRIu64
-		", write %" PRIu64 "; refused connections: %" PRIu64 "\n",
-		header, keepalive, write, refused);
+		", write %" PRIu64 "; refused connections: %" PRIu64
+		"; lingering closes: %" PRIu64 "; read budget spent: %" PRIu64
+		"\n",
+		header, keepalive, write, refused, lingered, yields);
 }
 
 void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)

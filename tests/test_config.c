@@ -56,10 +56,13 @@ START_TEST(limit_and_timeout_defaults_and_keys)
 	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 60000);
 	ck_assert_uint_eq(cfg.write_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg.max_connections, 10000);
+	ck_assert_uint_eq(cfg.lingering_time_ms, 5000);
+	ck_assert_uint_eq(cfg.lingering_bytes, 1024 * 1024);
 	const char *text = "max_uri 1k\nmax_header_size 2k\nmax_headers 7\n"
 			   "max_body 0\nheader_timeout 500ms\n"
 			   "keepalive_timeout 2m\nwrite_timeout 3\n"
-			   "max_connections 5\n";
+			   "max_connections 5\nlingering_time 0\n"
+			   "lingering_bytes 64k\n";
 	ck_assert_int_eq(
 		hd_config_parse_text(&cfg, "t.conf", text, err, sizeof(err)),
 		0);
@@ -71,6 +74,8 @@ START_TEST(limit_and_timeout_defaults_and_keys)
 	ck_assert_uint_eq(cfg.keepalive_timeout_ms, 120000);
 	ck_assert_uint_eq(cfg.write_timeout_ms, 3000);
 	ck_assert_uint_eq(cfg.max_connections, 5);
+	ck_assert_uint_eq(cfg.lingering_time_ms, 0);
+	ck_assert_uint_eq(cfg.lingering_bytes, 64 * 1024);
 }
 END_TEST
 
@@ -147,6 +152,8 @@ static const struct {
 	{"write_timeout soon\n", "key 'write_timeout'"},
 	{"write_timeout 2000m\n", "key 'write_timeout'"},
 	{"max_connections 0\n", "key 'max_connections'"},
+	{"lingering_time 5ms\n", "key 'lingering_time': expected a duration"},
+	{"lingering_bytes lots\n", "key 'lingering_bytes': expected a size"},
 };
 
 START_TEST(rejects_bad_files_naming_line_and_key)

@@ -249,7 +249,7 @@ START_TEST(max_connections_closes_the_extra_at_once)
 	for (int i = 1; i < MAX; i++)
 		client_close(&held[i]);
 	ck_assert_ptr_nonnull(
-		strstr(stop_with_stats(), "refused connections: 1\n"));
+		strstr(stop_with_stats(), "refused connections: 1;"));
 }
 END_TEST
 
