@@ -191,11 +191,12 @@ static int drain_client(int fd, struct hd_buf *all)
 	}
 }
 
-/* Delivers an event as the loop would; returns 1 if c is still open. */
+/* Delivers an event as the loop would; returns 1 while c still serves
+ * (a lingering connection has answered for the last time). */
 static int deliver(struct hd_conn *c, uint32_t events)
 {
 	hd_conn_on_event(&worker.loop, c, events);
-	return worker.loop.conns == c;
+	return worker.loop.conns == c && c->state != HD_CONN_LINGERING;
 }
 
 /* Layer 2: a real connection over a socketpair. Returns 1 if the server
@@ -236,9 +237,9 @@ static int feed_conn(const uint8_t *data, size_t size, uint8_t seed,
 			drain_client(sv[1], all);
 			open = deliver(c, HD_EV_WRITE);
 		}
-		if (open)
-			hd_conn_close(&worker.loop, c);
 	}
+	if (worker.loop.conns)
+		hd_conn_close(&worker.loop, worker.loop.conns);
 	drain_client(sv[1], all);
 	CHECK(worker.loop.conns == NULL, "connection not freed");
 	close(sv[1]);
