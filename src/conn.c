@@ -39,14 +39,18 @@ static void list_unlink(struct hd_loop *loop, struct hd_conn *c)
 		c->next->prev = c->prev;
 }
 
-/* The ready list is short (connections that spent their read budget in
- * this round) and only they pay for a walk when they close. */
+/* The ready list: connections that spent their read budget, served once
+ * each after the batch. Doubly linked, so that leaving it is O(1) however
+ * many thousands of connections stream at once. */
 static void ready_push(struct hd_loop *loop, struct hd_conn *c)
 {
 	if (c->flags & HD_CONN_F_READY)
 		return;
 	c->flags |= HD_CONN_F_READY;
+	c->ready_prev = NULL;
 	c->ready_next = loop->ready;
+	if (loop->ready)
+		loop->ready->ready_prev = c;
 	loop->ready = c;
 }
 
@@ -54,12 +58,13 @@ static void ready_remove(struct hd_loop *loop, struct hd_conn *c)
 {
 	if (!(c->flags & HD_CONN_F_READY))
 		return;
-	for (struct hd_conn **p = &loop->ready; *p; p = &(*p)->ready_next)
-		if (*p == c) {
-			*p = c->ready_next;
-			break;
-		}
-	c->ready_next = NULL;
+	if (c->ready_prev)
+		c->ready_prev->ready_next = c->ready_next;
+	else
+		loop->ready = c->ready_next;
+	if (c->ready_next)
+		c->ready_next->ready_prev = c->ready_prev;
+	c->ready_prev = c->ready_next = NULL;
 	c->flags &= (uint16_t)~HD_CONN_F_READY;
 }
 
@@ -119,8 +124,12 @@ void hd_conn_close(struct hd_loop *loop, struct hd_conn *c)
 
 bool hd_conn_is_idle(const struct hd_conn *c)
 {
+	/* Input known to wait (a spent read budget, a FIN behind bytes)
+	 * is requests to answer, not idleness. */
 	return c->state == HD_CONN_READING && !c->out && !c->in &&
-	       !(c->flags & HD_CONN_F_PROXY) && hd_http_is_idle(&c->http);
+	       !(c->flags & (HD_CONN_F_PROXY | HD_CONN_F_UNREAD |
+			     HD_CONN_F_READY | HD_CONN_F_HUP)) &&
+	       hd_http_is_idle(&c->http);
 }
 
 bool hd_conn_is_spent(const struct hd_conn *c)
@@ -153,9 +162,11 @@ static void pause_reading(struct hd_conn *c, const char *rest, size_t len)
 	c->state = HD_CONN_PAUSED;
 }
 
-/* READING → CLOSING: the parser produced its last answer. `leftover`:
- * input after it was dropped, or the request was cut short (an error, a
- * timeout), so the client may still be sending. */
+/* READING → CLOSING: the parser produced its last answer, or the
+ * connection is closed between requests (idle timeout, drain); the close
+ * itself comes once the output is written. `leftover`: input after the
+ * answer was dropped, or the request was cut short (an error, a timeout),
+ * so the client may still be sending. */
 static void begin_closing(struct hd_conn *c, bool leftover)
 {
 	assert(c->state == HD_CONN_READING);
@@ -649,14 +660,15 @@ static bool settle(struct hd_loop *loop, struct hd_conn *c,
 		   const struct progress *before)
 {
 	emit(loop, c);
+	/* Draining: a connection closes as soon as it is between requests
+	 * with nothing left to write (one that has not sent its first
+	 * request yet is given the time to), by the closing path: input
+	 * that raced in is lingered away, not reset. */
+	if (loop->http.force_close && hd_conn_is_spent(c))
+		begin_closing(c, false);
 	if (c->state == HD_CONN_CLOSING && !c->out)
 		finish_closing(loop, c);
 	if (c->state == HD_CONN_PEER_DONE && !c->out)
-		c->state = HD_CONN_DEAD;
-	/* Draining: a connection closes as soon as it is between requests
-	 * with nothing left to write (one that has not sent its first
-	 * request yet is given the time to). */
-	if (loop->http.force_close && hd_conn_is_spent(c))
 		c->state = HD_CONN_DEAD;
 	if (c->state != HD_CONN_DEAD)
 		update_interest(loop, c);
@@ -681,17 +693,23 @@ void hd_conn_on_timeout(struct hd_loop *loop, struct hd_conn *c)
 		loop->stats.timeouts_header++;
 		/* A request is under way and nothing is queued before it:
 		 * it can still be answered, with 408 and a close. */
-		if (c->state == HD_CONN_READING && !hd_http_is_idle(&c->http) &&
-		    !c->out) {
+		if (c->state != HD_CONN_READING || c->out) {
+			fail(c);
+		} else if (hd_http_is_idle(&c->http)) {
+			begin_closing(c, false); /* it never sent a request */
+		} else {
 			hd_http_answer_timeout(&loop->http, &loop->scratch);
 			begin_closing(c, true);
-		} else {
-			fail(c);
 		}
 		break;
 	case HD_TIMEOUT_KEEPALIVE:
 		loop->stats.timeouts_keepalive++;
-		fail(c);
+		/* Closed like any other, so a request that raced in is
+		 * lingered away, not reset. */
+		if (c->state == HD_CONN_READING && !c->out)
+			begin_closing(c, false);
+		else
+			fail(c);
 		break;
 	case HD_TIMEOUT_LINGER: fail(c); break;
 	default:
@@ -704,10 +722,25 @@ void hd_conn_on_timeout(struct hd_loop *loop, struct hd_conn *c)
 	settle(loop, c, &before);
 }
 
+void hd_conn_on_drain(struct hd_loop *loop, struct hd_conn *c)
+{
+	assert(!loop->scratch.len && loop->http.force_close);
+	struct progress before = progress_now(loop);
+	c->flags &= (uint16_t)~HD_CONN_F_DRAINED;
+	loop->reads_left = HD_READ_BUDGET;
+	settle(loop, c, &before);
+}
+
 void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events)
 {
 	assert(!loop->scratch.len);
 	struct progress before = progress_now(loop);
+	/* An event serves a connection on the ready list as its turn
+	 * would (it reads on): one budget per round. */
+	if (c->flags & HD_CONN_F_READY) {
+		ready_remove(loop, c);
+		events |= HD_EV_READ;
+	}
 	c->flags &= (uint16_t)~HD_CONN_F_DRAINED;
 	loop->reads_left = HD_READ_BUDGET;
 	if (events & HD_EV_WRITE)
@@ -727,7 +760,7 @@ void hd_conn_run_ready(struct hd_loop *loop)
 	while (list) {
 		struct hd_conn *c = list;
 		list = c->ready_next;
-		c->ready_next = NULL;
+		c->ready_prev = c->ready_next = NULL;
 		c->flags &= (uint16_t)~HD_CONN_F_READY;
 		hd_conn_on_event(loop, c, HD_EV_READ);
 	}

@@ -326,7 +326,7 @@ static void start_drain(struct hd_worker *w)
 	for (struct hd_conn *c = w->loop.conns, *next; c; c = next) {
 		next = c->next;
 		if (hd_conn_is_spent(c))
-			hd_conn_close(&w->loop, c);
+			hd_conn_on_drain(&w->loop, c);
 	}
 }
 

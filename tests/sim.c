@@ -54,6 +54,7 @@ struct sim_sock {
 	/* what its bytes deserve */
 	struct hd_buf reference;
 	size_t largest_answer; /* of the answers in reference */
+	size_t proxy_len;      /* PROXY header bytes before the HTTP */
 	size_t ends[512];      /* where its first requests end in script */
 	size_t end_count, ends_passed;
 	uint64_t request_began; /* when the server read into the current */
@@ -71,9 +72,11 @@ struct sim {
 	struct sim_sock socks[MAX_SOCKS];
 	int planned; /* connections this run opens */
 	uint64_t now_ms;
-	bool in_timer;	   /* timers are firing */
+	bool in_timer;	   /* a write or lingering timeout is firing */
 	bool tearing_down; /* the run is over: closes are the test's */
 	int stale_rounds;  /* ready-list rounds that changed nothing */
+	int drain_step;	   /* the step at which a drain starts, or -1 */
+	bool draining;	   /* answers close from then on */
 	int reads;	   /* reads of the event being handled */
 	int reads_fd;	   /* and whose they are */
 	jmp_buf failed;
@@ -425,8 +428,8 @@ static void compute_reference(struct sim *s, struct sim_sock *k)
 {
 	struct hd_http http;
 	hd_http_init(&http);
-	const char *p = k->script.data;
-	size_t left = k->limit;
+	const char *p = k->script.data + k->proxy_len;
+	size_t left = k->limit > k->proxy_len ? k->limit - k->proxy_len : 0;
 	while (left > 0) {
 		size_t used, before = k->reference.len;
 		enum hd_feed_status st =
@@ -460,6 +463,17 @@ static void open_client(struct sim *s)
 	k->used = k->open = true;
 	k->sndbuf = pick(s, sndbufs, sizeof(sndbufs) / sizeof(sndbufs[0]));
 	k->hostile_reader = chance(s, 2);
+	/* A PROXY listener's client: v1 UNKNOWN or a v2 LOCAL header. */
+	bool proxy = chance(s, 4);
+	if (proxy && chance(s, 2)) {
+		addf(&k->script, "PROXY UNKNOWN\r\n");
+	} else if (proxy) {
+		static const char v2[16] =
+			"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+		if (hd_buf_append(&k->script, v2, sizeof(v2)))
+			abort();
+	}
+	k->proxy_len = k->script.len;
 	static const size_t lengths[] = {1, 5, 40, 300};
 	int requests = 1 + (int)below(s, pick(s, lengths, 4));
 	for (int seq = 0; seq < requests; seq++)
@@ -475,6 +489,8 @@ static void open_client(struct sim *s)
 	k->conn = hd_conn_open(&s->loop, FD_BASE + i, &err);
 	if (!k->conn)
 		fail_run(s, "conn %d: hd_conn_open failed: %d", i, err);
+	if (proxy)
+		k->conn->flags |= HD_CONN_F_PROXY;
 }
 
 /* ---- the rules ---- */
@@ -507,7 +523,8 @@ static void check_output(struct sim *s, struct sim_sock *k)
 	while (m < end && k->received.data[m] == k->reference.data[m])
 		m++;
 	k->checked = m;
-	if (m == k->received.len)
+	/* After a drain began, answers say Connection: close. */
+	if (m == k->received.len || s->draining)
 		return;
 	if (k->cut_by_timer && ends_in_timeout_answer(s, k, m))
 		return;
@@ -522,7 +539,8 @@ static void check_conn(struct sim *s, struct sim_sock *k)
 {
 	const struct hd_conn *c = k->conn;
 	size_t out = hd_chunk_pending(c->out);
-	if (out > s->cfg.max_pending_output + k->largest_answer)
+	size_t close_header = s->draining ? 64 : 0;
+	if (out > s->cfg.max_pending_output + k->largest_answer + close_header)
 		fail_run(s,
 			 "conn %d: %zu bytes queued, bound %zu + one answer "
 			 "(%zu)",
@@ -643,8 +661,9 @@ static void fire(void *arg, struct hd_timer *t)
 	/* Idle and lingering timeouts come after every answer went out;
 	 * the others, or any that strikes before the client sent all it
 	 * meant to, cut the answers short. */
+	uint32_t told = s->poller.edge ? k->pending : level_events(k);
 	if (c->state == HD_CONN_READING && k->delivered > k->consumed &&
-	    !(c->flags & HD_CONN_F_READY))
+	    !(c->flags & HD_CONN_F_READY) && !(told & HD_EV_READ))
 		fail_run(s,
 			 "conn %d: timer %d fires with %zu bytes unread that "
 			 "no event will announce (lost edge)",
@@ -655,7 +674,12 @@ static void fire(void *arg, struct hd_timer *t)
 	TRACE("timer conn %d kind %d at %llu\n", index_of(s, k), t->kind,
 	      (unsigned long long)s->now_ms);
 	s->reads_fd = -1;
+	/* Only a client that takes no output, or one lingered on to the
+	 * limit, may be closed with input unread. */
+	s->in_timer =
+		t->kind == HD_TIMEOUT_WRITE || t->kind == HD_TIMEOUT_LINGER;
 	hd_conn_on_timeout(&s->loop, c);
+	s->in_timer = false;
 }
 
 static uint64_t progress_total(const struct sim *s)
@@ -668,6 +692,7 @@ static uint64_t progress_total(const struct sim *s)
 }
 
 static bool deliver_one(struct sim *s, int i);
+static void race_timers(struct sim *s);
 
 /* The loop sleeps only when nothing is ready: epoll_wait returns at once
  * while events wait, and the ready list makes it not wait at all. */
@@ -690,13 +715,13 @@ static void run_until_idle(struct sim *s)
  * passes only while it sleeps. */
 static void end_batch(struct sim *s, uint64_t advance_ms)
 {
-	if (advance_ms)
+	if (advance_ms) {
 		run_until_idle(s);
+		race_timers(s);
+	}
 	s->now_ms += advance_ms;
 	hd_wheel_set_clock(&s->loop.wheel, s->now_ms);
-	s->in_timer = true;
 	hd_wheel_expire(&s->loop.wheel, fire, s);
-	s->in_timer = false;
 	uint64_t before = progress_total(s);
 	s->reads_fd = -1;
 	hd_conn_run_ready(&s->loop);
@@ -704,6 +729,17 @@ static void end_batch(struct sim *s, uint64_t advance_ms)
 		s->stale_rounds = 0;
 	else if (++s->stale_rounds > 3)
 		fail_run(s, "the ready list goes round without progress");
+}
+
+static void client_sends(struct sim *s, struct sim_sock *k);
+
+/* Bytes that arrive as the loop wakes for its timers: the timers fire
+ * before the events are handled. */
+static void race_timers(struct sim *s)
+{
+	struct sim_sock *k = &s->socks[below(s, MAX_SOCKS)];
+	if (k->open && chance(s, 3))
+		client_sends(s, k);
 }
 
 static void client_sends(struct sim *s, struct sim_sock *k)
@@ -831,15 +867,14 @@ static void check_quiet(struct sim *s)
 				 "interest %#x, window %zu)",
 				 i, hd_chunk_pending(c->out), c->state,
 				 c->flags, c->interest, window(k));
-		if (k->fin && k->consumed == k->delivered &&
-		    c->state != HD_CONN_LINGERING)
+		if (k->fin && k->consumed == k->delivered)
 			fail_run(s,
 				 "conn %d: its client half-closed and all was "
 				 "read, yet it stays open in state %d (lost "
 				 "FIN)",
 				 i, c->state);
 		if (c->state == HD_CONN_READING && !k->cut_by_timer &&
-		    k->received.len != k->reference.len)
+		    !s->draining && k->received.len != k->reference.len)
 			fail_run(s, "conn %d: %zu of %zu answer bytes sent", i,
 				 k->received.len, k->reference.len);
 	}
@@ -864,7 +899,7 @@ static void run_out_the_clock(struct sim *s)
 		fail_run(s, "%u timers left armed", s->loop.wheel.count);
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		struct sim_sock *k = &s->socks[i];
-		if (k->used && !k->reset && !k->cut_by_timer &&
+		if (k->used && !k->reset && !k->cut_by_timer && !s->draining &&
 		    k->received.len != k->reference.len)
 			fail_run(s,
 				 "conn %d closed with %zu of %zu answer "
@@ -936,13 +971,29 @@ static void teardown(struct sim *s)
 
 /* The run itself, apart so that nothing of sim_run's lives across the
  * longjmp a broken rule makes. */
+/* SIGTERM's drain, as worker.c starts it at the top of its loop. */
+static void start_drain(struct sim *s)
+{
+	TRACE("drain\n");
+	s->draining = true;
+	s->loop.http.force_close = true;
+	for (struct hd_conn *c = s->loop.conns, *next; c; c = next) {
+		next = c->next;
+		if (hd_conn_is_spent(c))
+			hd_conn_on_drain(&s->loop, c);
+	}
+}
+
 static int run(struct sim *s, int steps)
 {
 	if (setjmp(s->failed))
 		return 1;
 	setup(s);
+	s->drain_step = chance(s, 4) ? (int)below(s, (size_t)steps) : -1;
 	open_client(s);
 	for (int step = 0; step < steps; step++) {
+		if (step == s->drain_step)
+			start_drain(s);
 		hostile_step(s);
 		check_all(s);
 	}

@@ -77,7 +77,7 @@ struct hd_conn {
 	struct hd_chunk *out;	     /* output the kernel has not taken yet */
 	struct hd_chunk *in;	     /* input parked (paused, PROXY header) */
 	struct hd_conn *prev, *next; /* the loop's list of connections */
-	struct hd_conn *ready_next;  /* the loop's ready list */
+	struct hd_conn *ready_prev, *ready_next; /* the ready list */
 	struct hd_http http;
 	struct hd_peer peer;   /* the client (from the PROXY header if any) */
 	struct hd_timer timer; /* the one timeout that applies now */
@@ -101,6 +101,9 @@ void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events);
 /* Serves, once each, the connections that spent their read budget; call
  * after each batch of events (and wait for none while loop->ready). */
 void hd_conn_run_ready(struct hd_loop *loop);
+/* The loop drains (loop->http.force_close): closes c if it is spent,
+ * by the closing path (lingering if input may wait); may free c. */
+void hd_conn_on_drain(struct hd_loop *loop, struct hd_conn *c);
 /* Closes and frees c at once, whatever it holds. */
 void hd_conn_close(struct hd_loop *loop, struct hd_conn *c);
 /* True between requests with nothing queued: closing it loses nothing. */
