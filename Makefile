@@ -4,6 +4,7 @@
 #   make run        install missing Debian packages, build, run on defaults
 #   make test       install missing Debian packages, build, run every test
 #   make test SANITIZE=address,undefined    the same under ASan+UBSan
+#   make test DEBUG=1    the same with assert() on (build/debug)
 #   make deps       install the Debian packages hellod needs (root or sudo)
 #   make fuzz FUZZ_SECONDS=60   libFuzzer on the HTTP + connection layers
 #   make fuzz-sim FUZZ_SECONDS=60   libFuzzer choosing the simulator's schedule
@@ -22,7 +23,10 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 # A sanitizer build lives in its own folder so it never mixes objects
 # with the normal one: make test SANITIZE=address,undefined
 SANITIZE ?=
-ifeq ($(SANITIZE),)
+ifneq ($(DEBUG),)
+BUILD   ?= build/debug
+SANFLAGS :=
+else ifeq ($(SANITIZE),)
 BUILD   ?= build
 SANFLAGS :=
 else
@@ -34,11 +38,21 @@ comma := ,
 LLHTTP_SRC ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
+# assert() states the invariants (docs/architecture.md): kept in sanitizer
+# builds and with DEBUG=1, compiled out of the release build, where a
+# broken one must not take every client of the process down with it.
+DEBUG ?=
+ifeq ($(SANITIZE)$(DEBUG),)
+ASSERTS := -DNDEBUG
+else
+ASSERTS :=
+endif
+
 VERSION := 0.1.0
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE    := -std=c11 -D_GNU_SOURCE -DHD_VERSION=\"$(VERSION)\" -pthread \
            -Iinclude -I$(LLHTTP_INC) -MMD -MP
-ALL_CFLAGS  := $(BASE) $(WARN) $(CFLAGS) $(SANFLAGS)
+ALL_CFLAGS  := $(BASE) $(WARN) $(ASSERTS) $(CFLAGS) $(SANFLAGS)
 ALL_LDFLAGS := -pthread $(LDFLAGS) $(SANFLAGS)
 
 SRCS     := $(wildcard src/*.c)
@@ -60,7 +74,8 @@ all: $(BUILD)/hellod
 $(BUILD)/hellod: $(MAIN_OBJ) $(LIB_OBJS) $(LLHTTP_A)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+# Objects depend on this file too: a change of flags rebuilds them.
+$(BUILD)/obj/%.o: src/%.c Makefile | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # llhttp is compiled from Debian's node-llhttp sources, in strict mode:
@@ -80,7 +95,7 @@ $(BUILD)/obj $(BUILD)/llhttp $(BUILD)/tests:
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
-$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/tests
+$(BUILD)/tests/%.o: tests/%.c Makefile | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
 
 $(BUILD)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(LLHTTP_A)
