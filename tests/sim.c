@@ -669,7 +669,8 @@ static void fire(void *arg, struct hd_timer *t)
 			 "no event will announce (lost edge)",
 			 index_of(s, k), t->kind, k->delivered - k->consumed);
 	if (t->kind == HD_TIMEOUT_HEADER || t->kind == HD_TIMEOUT_BODY ||
-	    t->kind == HD_TIMEOUT_WRITE || k->delivered < k->limit)
+	    t->kind == HD_TIMEOUT_WRITE || k->delivered < k->limit ||
+	    k->delivered > k->consumed) /* a request raced the timer */
 		k->cut_by_timer = true;
 	TRACE("timer conn %d kind %d at %llu\n", index_of(s, k), t->kind,
 	      (unsigned long long)s->now_ms);
@@ -748,6 +749,13 @@ static void client_sends(struct sim *s, struct sim_sock *k)
 	size_t left = k->limit - k->delivered;
 	if (left) {
 		size_t n = 1 + below(s, pick(s, sizes, 7));
+		/* Often up to the end of a request exactly: a connection
+		 * between requests with more to come is where races are. */
+		for (size_t e = 0; e < k->end_count && chance(s, 2); e++)
+			if (k->ends[e] > k->delivered) {
+				n = k->ends[e] - k->delivered;
+				break;
+			}
 		k->delivered += n < left ? n : left;
 		k->pending |= HD_EV_READ;
 		/* The last bytes and the FIN often come together. */
@@ -975,6 +983,10 @@ static void teardown(struct sim *s)
 static void start_drain(struct sim *s)
 {
 	TRACE("drain\n");
+	/* Requests that race the drain: sent, not yet announced. */
+	for (int i = 0; i < MAX_SOCKS; i++)
+		if (s->socks[i].open && chance(s, 2))
+			client_sends(s, &s->socks[i]);
 	s->draining = true;
 	s->loop.http.force_close = true;
 	for (struct hd_conn *c = s->loop.conns, *next; c; c = next) {
