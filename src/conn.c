@@ -446,16 +446,19 @@ static bool read_while(struct hd_loop *loop, struct hd_conn *c,
  * answer before the client has read it; so the write side is shut (the
  * FIN goes out behind the answer) and what the client still sends is
  * read and dropped until its own FIN, lingering_time or lingering_bytes. */
-static void begin_lingering(struct hd_loop *loop, struct hd_conn *c)
+static void begin_lingering(struct hd_loop *loop, struct hd_conn *c,
+			    size_t discarded)
 {
 	assert(c->state == HD_CONN_CLOSING && !c->out);
-	if (loop->io->shutdown_write(loop->io_arg, c->fd) < 0) {
+	size_t budget = loop->cfg->lingering_bytes;
+	if (discarded > budget ||
+	    loop->io->shutdown_write(loop->io_arg, c->fd) < 0) {
 		fail(c);
 		return;
 	}
 	c->state = HD_CONN_LINGERING;
 	loop->stats.lingered++;
-	c->discard_left = (uint32_t)loop->cfg->lingering_bytes + 1;
+	c->discard_left = (uint32_t)(budget - discarded) + 1;
 	/* Edge-triggered, bytes that came before now announce themselves
 	 * no more; level-triggered, the poller reports them. */
 	if (c->flags & HD_CONN_F_UNREAD)
@@ -467,7 +470,8 @@ static void begin_lingering(struct hd_loop *loop, struct hd_conn *c)
  * (the cheap case of a short Connection: close exchange) or input was
  * dropped; otherwise one read tells (level-triggered, the poller was
  * not asked about reading while the answer was written). */
-static bool input_may_wait(struct hd_loop *loop, struct hd_conn *c)
+static bool input_may_wait(struct hd_loop *loop, struct hd_conn *c,
+			   size_t *probed)
 {
 	if (c->flags & HD_CONN_F_EOF)
 		return false;
@@ -480,6 +484,8 @@ static bool input_may_wait(struct hd_loop *loop, struct hd_conn *c)
 	ssize_t n = read_some(loop, c);
 	if (n == 0)
 		c->flags |= HD_CONN_F_EOF;
+	if (n > 0)
+		*probed = (size_t)n; /* dropped: counts against lingering */
 	return n > 0;
 }
 
@@ -487,8 +493,9 @@ static bool input_may_wait(struct hd_loop *loop, struct hd_conn *c)
  * sending, else close. */
 static void finish_closing(struct hd_loop *loop, struct hd_conn *c)
 {
-	if (loop->cfg->lingering_time_ms && input_may_wait(loop, c))
-		begin_lingering(loop, c);
+	size_t probed = 0;
+	if (loop->cfg->lingering_time_ms && input_may_wait(loop, c, &probed))
+		begin_lingering(loop, c, probed);
 	else
 		c->state = HD_CONN_DEAD;
 }

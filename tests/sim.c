@@ -49,7 +49,7 @@ struct sim_sock {
 	size_t sndbuf;		/* bytes in flight the socket holds */
 	bool hostile_reader;	/* reads next to nothing until the end */
 	bool shut_wr;
-	size_t read_after_shut; /* discarded while lingering */
+	size_t read_after_shut; /* discarded while closing, lingering */
 	bool cut_by_timer;	/* a header, body or write timeout fired */
 	/* what its bytes deserve */
 	struct hd_buf reference;
@@ -209,7 +209,8 @@ static ssize_t sim_read(void *io, int fd, void *buf, size_t len)
 		k->ends_passed++;
 		k->request_began = s->now_ms;
 	}
-	if (k->shut_wr)
+	/* Read while closing (the probe) or lingering: thrown away. */
+	if (k->shut_wr || k->conn->state == HD_CONN_CLOSING)
 		k->read_after_shut += n;
 	return (ssize_t)n;
 }
@@ -267,10 +268,9 @@ static void sim_close(void *io, int fd)
 	k->conn = NULL;
 	bool unread_input = k->delivered > k->consumed;
 	bool unread_answers = k->received.len > k->client_read;
-	bool excused =
-		s->tearing_down || s->in_timer || k->reset ||
-		!s->cfg.lingering_time_ms ||
-		(k->shut_wr && k->read_after_shut >= s->cfg.lingering_bytes);
+	bool excused = s->tearing_down || s->in_timer || k->reset ||
+		       !s->cfg.lingering_time_ms ||
+		       k->read_after_shut >= s->cfg.lingering_bytes;
 	if (unread_input && unread_answers && !excused)
 		fail_run(s,
 			 "conn %d: closed with %zu input bytes unread while "

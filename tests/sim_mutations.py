@@ -34,7 +34,7 @@ MUTATIONS = {
 	return READ_DRAINED;""","""	(void)c;
 	return READ_DRAINED;"""),
  'M9 header deadline not renewed': ("""			       : answered;""","""			       : false;"""),
- 'M4 no lingering': ("	if (loop->cfg->lingering_time_ms && input_may_wait(loop, c))","	if (0 && input_may_wait(loop, c))"),
+ 'M4 no lingering': ("	if (loop->cfg->lingering_time_ms && input_may_wait(loop, c, &probed))","	if (0 && input_may_wait(loop, c, &probed))"),
  'M5 no read budget': ("		if (!loop->reads_left) {","		if (0) {"),
  'M7 level READ while paused': ("	if (c->state == HD_CONN_READING || c->state == HD_CONN_LINGERING)\n		want |= HD_EV_READ;","	if (c->state != HD_CONN_DEAD)\n		want |= HD_EV_READ;"),
 }
