@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -737,6 +738,161 @@ START_TEST(half_closed_peer_with_output_waiting_does_not_spin)
 }
 END_TEST
 
+/* ---- 7. drain resets a pipelining client ---------------------------------
+ *
+ * read_size 64, drain_grace 0, drain_timeout 5s, lingering at its
+ * defaults (5 s, 1 MiB). A client pipelines 64-byte GETs on one
+ * connection and reads the answers as they come, keeping at most
+ * DRAIN_AHEAD requests unanswered (256 KiB: under lingering_bytes). After
+ * 300 ms the test sends SIGTERM and the client stops sending but keeps
+ * reading: once it is between requests, the draining server must close
+ * the connection like any other, with a Connection: close answer, then
+ * shut down its side and linger the rest of the input away, so the
+ * client reads EOF. A server that just closes (unread input waiting in
+ * its socket) sends a reset, and the answers still in flight are lost
+ * with it. Then the server exits 0 by itself. Bounded: 300 ms of
+ * sending (DRAIN_SEND_MAX bytes at most), 3 s of reading. */
+enum {
+	DRAIN_REQUEST = 64,
+	DRAIN_AHEAD = 4096,
+	DRAIN_SEND_MS = 300,
+	DRAIN_READ_MS = 3000,
+	DRAIN_SEND_MAX = 64 * 1024 * 1024
+};
+
+/* Occurrences of a needle in a stream read in pieces: the last bytes of
+ * each piece are carried over, so a needle split between two still
+ * counts. */
+struct stream_count {
+	const char *needle;
+	size_t len; /* of needle, at most sizeof(carry) + 1 */
+	char carry[31];
+	size_t carried;
+	long count;
+};
+
+static void stream_count_init(struct stream_count *sc, const char *needle)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->needle = needle;
+	sc->len = strlen(needle);
+	ck_assert_uint_le(sc->len, sizeof(sc->carry) + 1);
+}
+
+static void stream_count_feed(struct stream_count *sc, const char *data,
+			      size_t len)
+{
+	/* Needles that begin in the carry and end in data. */
+	char joint[2 * sizeof(sc->carry)];
+	size_t head = len < sc->len - 1 ? len : sc->len - 1;
+	memcpy(joint, sc->carry, sc->carried);
+	memcpy(joint + sc->carried, data, head);
+	for (size_t i = 0; i + sc->len <= sc->carried + head; i++)
+		if (i < sc->carried && !memcmp(joint + i, sc->needle, sc->len))
+			sc->count++;
+	for (const char *at = data, *end = data + len;
+	     (at = memmem(at, (size_t)(end - at), sc->needle, sc->len)); at++)
+		sc->count++;
+	/* The last len - 1 bytes of carry + data. */
+	size_t keep = sc->len - 1;
+	if (len >= keep) {
+		memcpy(sc->carry, data + len - keep, keep);
+		sc->carried = keep;
+	} else {
+		size_t total = sc->carried + len;
+		size_t drop = total > keep ? total - keep : 0;
+		memmove(sc->carry, sc->carry + drop, sc->carried - drop);
+		memcpy(sc->carry + sc->carried - drop, data, len);
+		sc->carried = total - drop;
+	}
+}
+
+/* Waits for the server to exit by itself: its exit status, or -1 (then
+ * it is killed) when it has not within timeout_ms or was signalled. */
+static int wait_exit(int timeout_ms)
+{
+	if (server_under_valgrind())
+		timeout_ms += 30000;
+	long long deadline = now_ms() + timeout_ms;
+	int status = 0;
+	pid_t got = 0;
+	while ((got = waitpid(srv.pid, &status, WNOHANG)) == 0 &&
+	       now_ms() < deadline)
+		usleep(10 * 1000);
+	if (got != srv.pid) {
+		kill(srv.pid, SIGKILL);
+		waitpid(srv.pid, NULL, 0);
+	}
+	close(srv.stderr_fd);
+	return got == srv.pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(drain_does_not_reset_a_pipelining_client)
+{
+	start("read_size 64\ndrain_grace 0ms\ndrain_timeout 5s\n");
+	/* 1,024 requests of exactly DRAIN_REQUEST bytes, end to end. */
+	static char chunk[1024 * DRAIN_REQUEST];
+	char req[DRAIN_REQUEST];
+	memset(req, 'x', sizeof(req));
+	memcpy(req, "GET / HTTP/1.1\r\nHost: t\r\nX: ", 28);
+	memcpy(req + DRAIN_REQUEST - 4, "\r\n\r\n", 4);
+	for (size_t i = 0; i < sizeof(chunk); i += DRAIN_REQUEST)
+		memcpy(chunk + i, req, DRAIN_REQUEST);
+	int fd = connect_port(srv.port);
+	struct stream_count answers, closes;
+	stream_count_init(&answers, "HTTP/1.1 ");
+	stream_count_init(&closes, "Connection: close");
+	static char in[1 << 16];
+	size_t sent = 0, off = 0, got = 0;
+	enum ending end = END_TIMEOUT;
+	long long start_ms = now_ms(), term_ms = 0;
+	while (now_ms() - start_ms < DRAIN_SEND_MS + DRAIN_READ_MS) {
+		if (!term_ms && now_ms() - start_ms >= DRAIN_SEND_MS) {
+			ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
+			term_ms = now_ms();
+		}
+		bool room = sent / DRAIN_REQUEST <
+			    (size_t)answers.count + DRAIN_AHEAD;
+		if (!term_ms && room && sent < DRAIN_SEND_MAX) {
+			ssize_t n = send(fd, chunk + off, sizeof(chunk) - off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				sent += (size_t)n;
+				off = (off + (size_t)n) % sizeof(chunk);
+			}
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		poll(&pfd, 1, 5);
+		ssize_t n = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+		if (n > 0) {
+			got += (size_t)n;
+			stream_count_feed(&answers, in, (size_t)n);
+			stream_count_feed(&closes, in, (size_t)n);
+		} else if (n == 0) {
+			end = END_EOF;
+			break;
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			   errno != EINTR) {
+			end = END_RESET;
+			break;
+		}
+	}
+	long long after = term_ms ? now_ms() - term_ms : -1;
+	fprintf(stderr,
+		"%s: sent %zu requests, got %ld answers (%zu bytes), %ld "
+		"with Connection: close, then %s %lld ms after SIGTERM\n",
+		test_mode_args, sent / DRAIN_REQUEST, answers.count, got,
+		closes.count, ending_name(end), after);
+	ck_assert_msg(end == END_EOF && closes.count >= 1,
+		      "draining: %ld answers (%ld with Connection: close), "
+		      "then %s %lld ms after SIGTERM; want a Connection: "
+		      "close answer, then EOF",
+		      answers.count, closes.count, ending_name(end), after);
+	close(fd);
+	ck_assert_int_eq(wait_exit(5000), 0);
+}
+END_TEST
+
 Suite *attack_suite(enum hd_test_mode mode)
 {
 	/* Check keeps the pointer: the name must outlive the suite. */
@@ -761,6 +917,7 @@ Suite *attack_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, fin_while_paused_is_not_lost);
 	tcase_add_test(tc, fin_right_after_the_requests_is_not_lost);
 	tcase_add_test(tc, half_closed_peer_with_output_waiting_does_not_spin);
+	tcase_add_test(tc, drain_does_not_reset_a_pipelining_client);
 	suite_add_tcase(s, tc);
 	return s;
 }
