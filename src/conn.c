@@ -479,13 +479,17 @@ static bool input_may_wait(struct hd_loop *loop, struct hd_conn *c,
 		return true;
 	if (c->flags & HD_CONN_F_DRAINED)
 		return false;
-	if (!loop->reads_left)
-		return true; /* lingering reads on when its turn comes */
+	if (!loop->reads_left) {
+		c->flags |= HD_CONN_F_UNREAD; /* lingering reads in its turn */
+		return true;
+	}
 	ssize_t n = read_some(loop, c);
 	if (n == 0)
 		c->flags |= HD_CONN_F_EOF;
 	if (n > 0)
 		*probed = (size_t)n; /* dropped: counts against lingering */
+	if ((size_t)n == loop->rbuf_size)
+		c->flags |= HD_CONN_F_UNREAD; /* and more may wait */
 	return n > 0;
 }
 

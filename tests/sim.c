@@ -863,7 +863,9 @@ static void check_quiet(struct sim *s)
 		if (!k->open || k->reset)
 			continue;
 		const struct hd_conn *c = k->conn;
-		if (c->state == HD_CONN_READING && k->delivered > k->consumed)
+		if ((c->state == HD_CONN_READING ||
+		     c->state == HD_CONN_LINGERING) &&
+		    k->delivered > k->consumed)
 			fail_run(s,
 				 "conn %d: %zu bytes unread and no event will "
 				 "come for them (lost edge)",
@@ -991,6 +993,7 @@ static void start_drain(struct sim *s)
 	s->loop.http.force_close = true;
 	for (struct hd_conn *c = s->loop.conns, *next; c; c = next) {
 		next = c->next;
+		s->reads_fd = -1;
 		if (hd_conn_is_spent(c))
 			hd_conn_on_drain(&s->loop, c);
 	}
