@@ -128,6 +128,17 @@ start_hellod() {
 	HELLOD_PORT=$STARTED_PORT
 }
 
+# Starts a second hellod binary, HELLOD_BASE_BIN (say, an older commit's
+# build/bench/hellod), the same way, as the server "hellod-base", so one
+# run can compare two versions beside nginx. Sets HELLOD_BASE_PID,
+# HELLOD_BASE_PORT.
+start_hellod_base() {
+	[ -x "$HELLOD_BASE_BIN" ] || die "HELLOD_BASE_BIN=$HELLOD_BASE_BIN is not an executable"
+	start_logged taskset -c "$SERVER_CPU" "$HELLOD_BASE_BIN" -w 1 -l 127.0.0.1:0 "$@"
+	HELLOD_BASE_PID=$STARTED_PID
+	HELLOD_BASE_PORT=$STARTED_PORT
+}
+
 # Starts bench/floor.c's yardstick on SERVER_CPU (FLOOR_ARGS=--eager for its
 # variant). Sets FLOOR_PID, FLOOR_PORT.
 start_floor() {

@@ -15,7 +15,8 @@ import tempfile
 
 SCENARIOS = ["keepalive-50", "keepalive-1000", "pipeline-50",
              "pipeline-256", "close-50"]
-SERVERS = ["hellod", "nginx", "floor"]  # floor: bench/floor.c
+# floor: bench/floor.c; hellod-base: bench/run's HELLOD_BASE_BIN
+SERVERS = ["hellod", "hellod-base", "nginx", "floor"]
 # Issue 5's targets on server-core CPU per response, hellod / nginx.
 CPU_TARGETS = {"keepalive-50": 0.75, "keepalive-1000": 0.75,
                "pipeline-50": 0.075, "pipeline-256": 0.075,
@@ -176,7 +177,8 @@ def callgrind_rows(rows):
         if r["kind"] == "callgrind" and int(r["requests"]) > 0:
             n = int(r["requests"])
             ir, base = int(r["ir"]), int(r["base"])
-            out.append((r["scenario"], n, ir, base, (ir - base) / n))
+            out.append((r.get("server", "hellod"), r["scenario"], n, ir,
+                        base, (ir - base) / n))
     return out
 
 
@@ -222,7 +224,8 @@ def chart(stats, png):
         data.append(" ".join(cols))
     if not servers or not data:
         return False
-    colors = {"hellod": "#2a7fbf", "nginx": "#999999", "floor": "#e0a030"}
+    colors = {"hellod": "#2a7fbf", "hellod-base": "#8fc0e8",
+              "nginx": "#999999", "floor": "#e0a030"}
     cpu_plot = ", ".join(
         f'"{{dat}}" using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}'
         + (":xtic(1)" if i == 0 else "")
@@ -284,7 +287,8 @@ def main(argv):
     md += [f"- CPU: {meta.get('cpu', '?')}",
            f"- kernel: {meta.get('kernel', '?')}",
            f"- nginx {meta.get('nginx', '?')} (1 worker, `return 200`), "
-           f"wrk {meta.get('wrk', '?')}, hellod {meta.get('hellod', '?')} (`-w 1`, -O2)",
+           f"wrk {meta.get('wrk', '?')}, hellod {meta.get('hellod', '?')} (`-w 1`, -O2)"
+           + (f", hellod-base `{meta['hellod_base']}`" if meta.get("hellod_base") else ""),
            f"- settings: {meta.get('settings', '')}",
            "- each server alone on CPU 0 (`taskset -c 0`), wrk on CPU 1; "
            "the servers alternate run by run",
@@ -339,10 +343,10 @@ def main(argv):
                "a fixed number of requests from `bench/client.py`; the "
                "instructions of a run that serves no request (start-up, "
                "shut-down) are subtracted.", "",
-               "| run | requests | total Ir | Ir without requests | Ir per request |",
-               "|---|---:|---:|---:|---:|"]
-        for scen, n, ir, base, per in cg:
-            md.append(f"| {scen} | {n:,} | {ir:,} | {base:,} | {per:,.0f} |")
+               "| server | run | requests | total Ir | Ir without requests | Ir per request |",
+               "|---|---|---:|---:|---:|---:|"]
+        for server, scen, n, ir, base, per in cg:
+            md.append(f"| {server} | {scen} | {n:,} | {ir:,} | {base:,} | {per:,.0f} |")
         if os.path.exists(top_path) and os.path.getsize(top_path):
             md += ["", "Where the keep-alive run's instructions go "
                    "(`callgrind_annotate`, top of the list):", "", "```"]
