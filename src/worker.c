@@ -420,7 +420,8 @@ void *hd_worker_run(void *arg)
 		for (int i = 0; i < n; i++)
 			dispatch(w, &events[i]);
 		hd_wheel_expire(&w->loop.wheel, on_timer, w);
-		hd_conn_run_ready(&w->loop);
+		if (w->loop.ready)
+			hd_conn_run_ready(&w->loop);
 		publish_metrics(w);
 	}
 	while (w->loop.conns)
