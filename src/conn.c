@@ -381,6 +381,10 @@ static enum read_outcome after_data(const struct hd_loop *loop,
 {
 	if (n < loop->rbuf_size)
 		return drained(c);
+	/* Level-triggered and still reading: the poller reports the rest
+	 * (not UNREAD, which would keep c from being idle). */
+	if (!loop->poller->edge && c->state == keep_reading)
+		return READ_STOPPED;
 	/* A full read: bytes may wait that no edge will announce. */
 	if (!loop->poller->edge || c->state != keep_reading ||
 	    loop->cfg->read_once) {
@@ -664,6 +668,24 @@ static void check_invariants(const struct hd_loop *loop,
 	assert(hd_timer_armed(&c->timer));
 }
 
+/* Draining: a connection closes as soon as it is between requests with
+ * nothing left to write (one that has not sent its first request yet is
+ * given the time to). Unless this event's reads emptied the socket, it
+ * reads first, so requests that raced the drain get their answers (with
+ * Connection: close) rather than a close; then it closes by the closing
+ * path. */
+static void drain_if_spent(struct hd_loop *loop, struct hd_conn *c)
+{
+	if (!loop->http.force_close || !hd_conn_is_spent(c))
+		return;
+	if (!(c->flags & HD_CONN_F_DRAINED) && loop->reads_left) {
+		read_while(loop, c, HD_CONN_READING, true);
+		emit(loop, c);
+	}
+	if (hd_conn_is_spent(c))
+		begin_closing(c, false);
+}
+
 /* Ends every event: queues its output, closes c when it is done, else
  * fixes the poller interest and the timeout. Returns false when c was
  * freed. */
@@ -671,12 +693,7 @@ static bool settle(struct hd_loop *loop, struct hd_conn *c,
 		   const struct progress *before)
 {
 	emit(loop, c);
-	/* Draining: a connection closes as soon as it is between requests
-	 * with nothing left to write (one that has not sent its first
-	 * request yet is given the time to), by the closing path: input
-	 * that raced in is lingered away, not reset. */
-	if (loop->http.force_close && hd_conn_is_spent(c))
-		begin_closing(c, false);
+	drain_if_spent(loop, c);
 	if (c->state == HD_CONN_CLOSING && !c->out)
 		finish_closing(loop, c);
 	if (c->state == HD_CONN_PEER_DONE && !c->out)

@@ -870,6 +870,14 @@ static void check_quiet(struct sim *s)
 				 "conn %d: %zu bytes unread and no event will "
 				 "come for them (lost edge)",
 				 i, k->delivered - k->consumed);
+		if (s->draining && c->state == HD_CONN_READING && !c->out &&
+		    !c->in && hd_http_is_idle(&c->http) &&
+		    hd_http_has_answered(&c->http) &&
+		    k->delivered == k->consumed)
+			fail_run(s,
+				 "conn %d: draining, spent and quiet, yet open "
+				 "(flags %#x)",
+				 i, c->flags);
 		if (c->out)
 			fail_run(s,
 				 "conn %d: %zu bytes of output queued on a "

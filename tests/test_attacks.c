@@ -893,6 +893,37 @@ START_TEST(drain_does_not_reset_a_pipelining_client)
 }
 END_TEST
 
+/* A read that fills the buffer exactly at a request's end leaves nothing
+ * unread; level-triggered, it once left the connection marked as if
+ * input waited, so a drain did not see it idle and held it (and the
+ * exit) until drain_timeout. */
+START_TEST(drain_closes_an_idle_connection_whose_read_filled_the_buffer)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+	char extra[96];
+	snprintf(extra, sizeof(extra),
+		 "read_size %zu\ndrain_grace 0ms\ndrain_timeout 8s\n",
+		 sizeof(req) - 1);
+	start(extra);
+	struct reader r;
+	int fd = client_open(&r, srv.port);
+	send_str(fd, req);
+	struct response resp;
+	ck_assert(read_response(&r, &resp, 3000));
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+	long long term_ms = now_ms();
+	ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
+	ck_assert_msg(peer_closed(&r, 3000),
+		      "the idle connection was not closed within 3 s of "
+		      "SIGTERM");
+	long long after = now_ms() - term_ms;
+	ck_assert_msg(after < 2000, "closed %lld ms after SIGTERM", after);
+	client_close(&r);
+	ck_assert_int_eq(wait_exit(5000), 0);
+}
+END_TEST
+
 Suite *attack_suite(enum hd_test_mode mode)
 {
 	/* Check keeps the pointer: the name must outlive the suite. */
@@ -918,6 +949,9 @@ Suite *attack_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, fin_right_after_the_requests_is_not_lost);
 	tcase_add_test(tc, half_closed_peer_with_output_waiting_does_not_spin);
 	tcase_add_test(tc, drain_does_not_reset_a_pipelining_client);
+	tcase_add_test(
+		tc,
+		drain_closes_an_idle_connection_whose_read_filled_the_buffer);
 	suite_add_tcase(s, tc);
 	return s;
 }
