@@ -381,17 +381,15 @@ static enum read_outcome after_data(const struct hd_loop *loop,
 {
 	if (n < loop->rbuf_size)
 		return drained(c);
-	/* Level-triggered and still reading: the poller reports the rest
-	 * (not UNREAD, which would keep c from being idle). */
-	if (!loop->poller->edge && c->state == keep_reading)
-		return READ_STOPPED;
-	/* A full read: bytes may wait that no edge will announce. */
-	if (!loop->poller->edge || c->state != keep_reading ||
-	    loop->cfg->read_once) {
-		c->flags |= HD_CONN_F_UNREAD;
-		return READ_STOPPED;
-	}
-	return READ_MORE;
+	/* A full read while reading goes on: edge-triggered, read again;
+	 * level-triggered, the poller reports the rest (no UNREAD, which
+	 * would keep c from looking idle). */
+	if (c->state == keep_reading && !loop->cfg->read_once)
+		return loop->poller->edge ? READ_MORE : READ_STOPPED;
+	/* Reading stopped (paused, closing) or the teaching pitfall: bytes
+	 * may wait that no edge will announce. */
+	c->flags |= HD_CONN_F_UNREAD;
+	return READ_STOPPED;
 }
 
 static enum read_outcome after_nothing(struct hd_conn *c, ssize_t n)

@@ -43,6 +43,7 @@ struct sim_sock {
 	size_t delivered;     /* in the server's receive queue so far */
 	size_t consumed;      /* read by the server */
 	bool fin_planned, fin, reset;
+	bool faulted; /* the poller refused a change: closed at once */
 	/* server -> client */
 	struct hd_buf received; /* what the server sent */
 	size_t client_read;	/* what the client has read of it */
@@ -199,7 +200,9 @@ static ssize_t sim_read(void *io, int fd, void *buf, size_t len)
 	 * reset is reported. */
 	size_t avail = k->delivered - k->consumed;
 	if (!avail)
-		return k->reset ? -ECONNRESET : k->fin ? 0 : -EAGAIN;
+		return k->reset ? -(index_of(s, k) % 2 ? ETIMEDOUT : ECONNRESET)
+		       : k->fin ? 0
+				: -EAGAIN;
 	size_t n = avail < len ? avail : len;
 	memcpy(buf, k->script.data + k->consumed, n);
 	k->consumed += n;
@@ -226,7 +229,7 @@ static ssize_t sim_send(void *io, int fd, const void *buf, size_t len)
 	if (chance(s, 16))
 		return -EINTR;
 	if (k->reset)
-		return -EPIPE;
+		return chance(s, 2) ? -EPIPE : -ECONNRESET;
 	size_t n = window(k);
 	if (!n)
 		return -EAGAIN;
@@ -250,6 +253,8 @@ static int sim_shutdown_write(void *io, int fd)
 	struct sim_sock *k = sock_of(s, fd);
 	if (k->shut_wr)
 		fail_run(s, "conn %d: shut down twice", index_of(s, k));
+	if (k->reset)
+		return -ENOTCONN; /* as a reset socket answers */
 	k->shut_wr = true;
 	return 0;
 }
@@ -269,7 +274,7 @@ static void sim_close(void *io, int fd)
 	bool unread_input = k->delivered > k->consumed;
 	bool unread_answers = k->received.len > k->client_read;
 	bool excused = s->tearing_down || s->in_timer || k->reset ||
-		       !s->cfg.lingering_time_ms ||
+		       k->faulted || !s->cfg.lingering_time_ms ||
 		       k->read_after_shut >= s->cfg.lingering_bytes;
 	if (unread_input && unread_answers && !excused)
 		fail_run(s,
@@ -306,6 +311,18 @@ static int fp_set(struct hd_poller *p, int fd, void *ptr, uint32_t events)
 	return 0;
 }
 
+/* Now and then the poller refuses a change (epoll_ctl's ENOMEM): the
+ * connection must be closed, not left unwatched. */
+static int fp_mod(struct hd_poller *p, int fd, void *ptr, uint32_t events)
+{
+	struct sim *s = poller_sim(p);
+	if (chance(s, 100)) {
+		sock_of(s, fd)->faulted = true;
+		return -ENOMEM;
+	}
+	return fp_set(p, fd, ptr, events);
+}
+
 static void fp_forget(struct hd_poller *p, int fd)
 {
 	sock_of(poller_sim(p), fd)->interest = 0;
@@ -329,7 +346,7 @@ static void fp_destroy(struct hd_poller *p)
 static const struct hd_poller_ops fake_poller_ops = {
 	.name = "sim",
 	.add = fp_set,
-	.mod = fp_set,
+	.mod = fp_mod,
 	.forget = fp_forget,
 	.wait = fp_wait,
 	.destroy = fp_destroy,
@@ -917,8 +934,8 @@ static void run_out_the_clock(struct sim *s)
 		fail_run(s, "%u timers left armed", s->loop.wheel.count);
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		struct sim_sock *k = &s->socks[i];
-		if (k->used && !k->reset && !k->cut_by_timer && !s->draining &&
-		    k->received.len != k->reference.len)
+		if (k->used && !k->reset && !k->faulted && !k->cut_by_timer &&
+		    !s->draining && k->received.len != k->reference.len)
 			fail_run(s,
 				 "conn %d closed with %zu of %zu answer "
 				 "bytes sent",

@@ -48,8 +48,12 @@ MUTATIONS['M10 drain closes at once']=('''	if (!(c->flags & HD_CONN_F_DRAINED) &
 }''')
 # Rare in the schedule: the simulator needs ~27,000 seeds to meet it
 # (tests/test_attacks.c has a direct test for it).
-MUTATIONS['M12 level full read marks input unread']=('''	if (!loop->poller->edge && c->state == keep_reading)
-		return READ_STOPPED;''', '', 30000)
+MUTATIONS['M12 level full read marks input unread']=('''	if (c->state == keep_reading && !loop->cfg->read_once)
+		return loop->poller->edge ? READ_MORE : READ_STOPPED;''', '''	if (c->state == keep_reading && !loop->cfg->read_once &&
+	    loop->poller->edge)
+		return READ_MORE;''', 30000)
+MUTATIONS['M13 refused poller change ignored']=('''		if (hd_poller_mod(loop->poller, c->fd, c, want))
+			fail(c);''', '''		(void)hd_poller_mod(loop->poller, c->fd, c, want);''')
 MUTATIONS['M11 keepalive timeout resets']=('''		if (c->state == HD_CONN_READING && !c->out)
 			begin_closing(c, false);
 		else
