@@ -71,27 +71,37 @@ void hd_access_log_record(struct hd_access_log *log,
 	hd_peer_format_addr(req->peer, addr, sizeof(addr));
 	const char *target = req->target ? req->target : "-";
 	size_t target_len = req->target ? req->target_len : 1;
+	/* No method: the request line never completed (a 400 or 408). */
+	const char *method = req->method ? req->method : "-";
+	char protocol[16] = "-";
+	if (req->method)
+		snprintf(protocol, sizeof(protocol), "HTTP/%u.%u",
+			 req->http_major, req->http_minor);
 	if (json) {
 		snprintf(tail, sizeof(tail), "{\"time\":\"%s\",\"client\":\"",
 			 log->stamp);
 		append_str(&log->buf, tail);
 		append_str(&log->buf, addr);
 		append_str(&log->buf, "\",\"method\":\"");
-		append_str(&log->buf, req->method);
+		append_str(&log->buf, method);
 		append_str(&log->buf, "\",\"target\":\"");
 		append_escaped(&log->buf, target, target_len, true);
 		snprintf(tail, sizeof(tail),
-			 "\",\"protocol\":\"HTTP/%u.%u\",\"status\":%d,"
+			 "\",\"protocol\":\"%s\",\"status\":%d,"
 			 "\"bytes\":%zu}\n",
-			 req->http_major, req->http_minor, status, body_bytes);
+			 protocol, status, body_bytes);
+	} else if (!req->method) {
+		append_str(&log->buf, addr);
+		snprintf(tail, sizeof(tail), " - - [%s] \"-\" %d %zu\n",
+			 log->stamp, status, body_bytes);
 	} else {
 		append_str(&log->buf, addr);
 		snprintf(tail, sizeof(tail), " - - [%s] \"%s ", log->stamp,
-			 req->method);
+			 method);
 		append_str(&log->buf, tail);
 		append_escaped(&log->buf, target, target_len, false);
-		snprintf(tail, sizeof(tail), " HTTP/%u.%u\" %d %zu\n",
-			 req->http_major, req->http_minor, status, body_bytes);
+		snprintf(tail, sizeof(tail), " %s\" %d %zu\n", protocol, status,
+			 body_bytes);
 	}
 	append_str(&log->buf, tail);
 	if (log->buf.len >= FLUSH_AT)

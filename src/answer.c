@@ -11,10 +11,14 @@ static void describe(const struct hd_http_ctx *ctx, const struct hd_http *http,
 {
 	const llhttp_t *p = &http->parser;
 	memset(req, 0, sizeof(*req));
+	req->peer = ctx->peer;
+	/* A request refused or timed out before its version was read has no
+	 * method, target or version to log. */
+	if (!hd_http_request_line_done(http))
+		return;
 	req->method = llhttp_method_name((llhttp_method_t)p->method);
 	req->http_major = p->http_major;
 	req->http_minor = p->http_minor;
-	req->peer = ctx->peer;
 	if (!http->capture)
 		return;
 	const char *text = http->capture->data + http->capture->off;
@@ -87,6 +91,12 @@ static int answer_dynamic(struct hd_http_ctx *ctx, struct hd_http *http,
 static enum hd_resp_kind fixed_kind(const struct hd_http_ctx *ctx,
 				    const struct hd_http *http)
 {
+	/* A static responder is no tunnel (RFC 9110 9.3.6), and "OPTIONS *"
+	 * asks about the server, not a route (9.3.7). */
+	if (http->target == HD_TARGET_CONNECT)
+		return HD_RESP_NOT_IMPLEMENTED;
+	if (http->target == HD_TARGET_ASTERISK)
+		return HD_RESP_OPTIONS;
 	if (http->route == HD_ROUTE_NONE)
 		return ctx->catch_all ? HD_RESP_MAIN : HD_RESP_NOT_FOUND;
 	if (ctx->routes[http->route].kind == HD_ROUTE_HEALTH)
@@ -133,7 +143,6 @@ void hd_answer_error(struct hd_http_ctx *ctx, struct hd_http *http,
 	const struct hd_response *r =
 		hd_responses_get(ctx->responses, kind, HD_MODE_CLOSE);
 	hd_buf_append(out, r->bytes, r->total_len);
-	ctx->parse_errors++;
 	ctx->answered[kind]++;
 	if (ctx->log)
 		log_answer(ctx, http, status_of(r), r->total_len - r->head_len);

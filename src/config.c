@@ -1,6 +1,7 @@
 /* config.c — embedded defaults, the config file parser and the setters the
  * command line shares with it. */
 #include "hellod/config.h"
+#include "hellod/response.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -273,6 +274,24 @@ int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 	return 0;
 }
 
+/* A status whose responses carry no content (204, 205, 304) cannot go
+ * with a body the user chose: refused at whichever of the two keys comes
+ * second, so the error names that line. The default body is left out of
+ * such responses instead (hd_status_framing). */
+static bool status_takes_body(int status)
+{
+	return hd_status_framing(status) == HD_FRAMING_BODY;
+}
+
+static int refuse_body_for_status(const struct hd_config *cfg, char *err,
+				  size_t errlen)
+{
+	return fail(err, errlen,
+		    "a %d %s response carries no content, but 'body' or "
+		    "'body_file' sets %zu bytes",
+		    cfg->status, hd_status_reason(cfg->status), cfg->body_len);
+}
+
 static int set_status(struct hd_config *cfg, const char *value, char *err,
 		      size_t errlen)
 {
@@ -281,6 +300,21 @@ static int set_status(struct hd_config *cfg, const char *value, char *err,
 		return fail(err, errlen, "expected a status 200..599, got '%s'",
 			    value);
 	cfg->status = (int)n;
+	if (cfg->body_set && cfg->body_len && !status_takes_body(cfg->status))
+		return refuse_body_for_status(cfg, err, errlen);
+	return 0;
+}
+
+/* Replaces the configured body (heap, len bytes). */
+static int take_body(struct hd_config *cfg, char *body, size_t len, char *err,
+		     size_t errlen)
+{
+	free(cfg->body);
+	cfg->body = body;
+	cfg->body_len = len;
+	cfg->body_set = true;
+	if (len && !status_takes_body(cfg->status))
+		return refuse_body_for_status(cfg, err, errlen);
 	return 0;
 }
 
@@ -313,10 +347,7 @@ static int set_body(struct hd_config *cfg, const char *value, char *err,
 		body[len++] = c;
 	}
 	body[len] = '\0';
-	free(cfg->body);
-	cfg->body = body;
-	cfg->body_len = len;
-	return 0;
+	return take_body(cfg, body, len, err, errlen);
 }
 
 static int set_header_string(char *dst, size_t dstlen, const char *value,
@@ -410,6 +441,10 @@ static int set_path(char *dst, const char *value, char *err, size_t errlen)
 			    "expected 'off' or a path starting with '/' "
 			    "(under %d bytes), got '%s'",
 			    HD_PATH_MAX, value);
+	if (!strcmp(value, "/"))
+		return fail(err, errlen,
+			    "'/' is the main route's path (body, status, "
+			    "content_type); choose another");
 	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
 		if (*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
 			return fail(err, errlen,
@@ -553,10 +588,7 @@ static int set_body_file(struct hd_config *cfg, const char *value, char *err,
 		return fail(err, errlen, "'%s': unreadable or over 1 MiB",
 			    value);
 	}
-	free(cfg->body);
-	cfg->body = body;
-	cfg->body_len = n;
-	return 0;
+	return take_body(cfg, body, n, err, errlen);
 }
 
 /* A size key: n bytes with an optional k, m or g suffix, within bounds. */

@@ -724,7 +724,8 @@ void hd_conn_on_timeout(struct hd_loop *loop, struct hd_conn *c)
 		} else if (hd_http_is_idle(&c->http)) {
 			begin_closing(c, false); /* it never sent a request */
 		} else {
-			hd_http_answer_timeout(&loop->http, &loop->scratch);
+			hd_http_answer_timeout(&loop->http, &c->http,
+					       &loop->scratch);
 			begin_closing(c, true);
 		}
 		break;

@@ -10,17 +10,19 @@
 #include "hellod/http.h"
 
 #include "hellod/answer.h"
+#include "hellod/host.h"
 
 #include <assert.h>
 #include <string.h>
 
 enum {
-	HD_HTTP_F_IN_MESSAGE = 1 << 0, /* a request has begun, not yet done */
-	HD_HTTP_F_IN_QUERY = 1 << 1,   /* the path is over; query follows */
-	HD_HTTP_F_VALUE_OK = 1 << 2,   /* watched value matches so far */
-	HD_HTTP_F_EXPECT_100 = 1 << 3, /* this request has Expect: 100-... */
-	HD_HTTP_F_CLOSE = 1 << 4,      /* the last response closes */
-	HD_HTTP_F_IN_BODY = 1 << 5,    /* headers done, reading the body */
+	HD_HTTP_F_IN_MESSAGE = 1 << 0,	 /* a request has begun, not yet done */
+	HD_HTTP_F_LINE_DONE = 1 << 1,	 /* its request line is complete */
+	HD_HTTP_F_VALUE_OK = 1 << 2,	 /* watched value matches so far */
+	HD_HTTP_F_EXPECT_100 = 1 << 3,	 /* this request has Expect: 100-... */
+	HD_HTTP_F_CLOSE = 1 << 4,	 /* the last response closes */
+	HD_HTTP_F_IN_BODY = 1 << 5,	 /* headers done, reading the body */
+	HD_HTTP_F_EXPECT_OTHER = 1 << 6, /* an expectation hellod can't meet */
 };
 
 /* Header names hellod has to look at; the rest llhttp handles. */
@@ -34,10 +36,10 @@ enum {
 static const char *const watched_names[NAME_COUNT] = {"host", "expect",
 						      "transfer-encoding"};
 /* The values hellod compares, case-insensitively, for the names that
- * have one: Expect must say 100-continue to get "100 Continue"; the only
- * Transfer-Encoding hellod accepts is chunked, alone (RFC 9112 6.1: an
- * unknown coding could frame the body differently from what a proxy in
- * front assumed). */
+ * have one: the only expectation hellod knows is 100-continue (RFC 9110
+ * 10.1.1); the only Transfer-Encoding it accepts is chunked, alone (RFC
+ * 9112 6.1: an unknown coding could frame the body differently from what
+ * a proxy in front assumed). Host has a grammar instead (host.c). */
 static const char expect_100[] = "100-continue";
 static const char chunked[] = "chunked";
 
@@ -79,13 +81,23 @@ static bool is_echo(const struct hd_http *http, const struct hd_http_ctx *ctx)
 }
 
 /* Keeps request bytes while the echo route still matches, or always when
- * access logging is on. Bounded by max_capture (413 beyond). */
+ * access logging is on. Bounded by max_capture: beyond it echo answers
+ * 413, while the log keeps the first max_capture bytes of a target (its
+ * length is max_uri's to limit, with 414). */
 static int capture(struct hd_http *http, const struct hd_http_ctx *ctx,
 		   const char *at, size_t len)
 {
 	if (hd_chunk_pending(http->capture) + len > ctx->max_capture)
 		return reject(http, HD_RESP_TOO_LARGE);
 	return hd_chunk_append(&http->capture, at, len) ? -1 : 0;
+}
+
+static int capture_for_log(struct hd_http *http, const struct hd_http_ctx *ctx,
+			   const char *at, size_t len)
+{
+	size_t kept = hd_chunk_pending(http->capture);
+	size_t room = kept < ctx->max_capture ? ctx->max_capture - kept : 0;
+	return capture(http, ctx, at, len < room ? len : room);
 }
 
 static int capture_if_echo(struct hd_http *http, llhttp_t *parser,
@@ -102,6 +114,7 @@ static int on_message_begin(llhttp_t *parser)
 	struct hd_http *http = http_of(parser);
 	struct hd_http_ctx *ctx = run_of(parser)->ctx;
 	http->flags = HD_HTTP_F_IN_MESSAGE;
+	http->target = HD_TARGET_START;
 	http->url_len = 0;
 	http->header_bytes = 0;
 	http->header_count = 0;
@@ -112,8 +125,92 @@ static int on_message_begin(llhttp_t *parser)
 	return 0;
 }
 
-/* Narrows the set of routes whose path matches what came so far. The
- * path may arrive in pieces, so the match is kept byte by byte. */
+/* Narrows the set of routes whose path matches the path so far by one
+ * byte: the path may arrive in pieces, so the match is kept per byte. */
+static void match_path_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
+			    char c)
+{
+	for (unsigned r = 0; r < ctx->route_count; r++) {
+		const struct hd_route *route = &ctx->routes[r];
+		if (http->url_len >= route->path_len ||
+		    route->path[http->url_len] != c)
+			http->route_mask &= (uint8_t) ~(1u << r);
+	}
+	http->url_len++;
+}
+
+/* The end of an absolute form's authority: it must name a host, and an
+ * empty path is "/" (RFC 9110 4.2.3). */
+static int end_authority(struct hd_http *http, const struct hd_http_ctx *ctx,
+			 enum hd_target_state next)
+{
+	if (!hd_host_is_valid(http->host_state, true))
+		return reject(http, HD_RESP_BAD_REQUEST);
+	match_path_byte(http, ctx, '/');
+	http->target = (uint8_t)next;
+	return 0;
+}
+
+/* One byte of a target that is not (yet) in its path or query: the
+ * start, which decides the form, and the absolute form's scheme and
+ * authority. hellod serves http and https URIs only; llhttp has already
+ * refused bytes no target may hold. */
+static int target_prefix_byte(struct hd_http *http, llhttp_t *parser, char c)
+{
+	static const char https[] = "https";
+	const struct hd_http_ctx *ctx = run_of(parser)->ctx;
+	switch (http->target) {
+	case HD_TARGET_START:
+		if (parser->method == HTTP_CONNECT) {
+			http->target = HD_TARGET_CONNECT;
+		} else if (c == '/') {
+			http->target = HD_TARGET_PATH;
+			match_path_byte(http, ctx, c);
+		} else if (c == '*') {
+			http->target = HD_TARGET_ASTERISK;
+		} else {
+			http->target = HD_TARGET_SCHEME;
+			http->scheme_len = 0;
+			return target_prefix_byte(http, parser, c);
+		}
+		return 0;
+	case HD_TARGET_SCHEME:
+		if (c == ':' && http->scheme_len >= 4) {
+			http->target = HD_TARGET_SLASHES;
+			http->scheme_len = 0;
+			return 0;
+		}
+		if (http->scheme_len >= 5 ||
+		    lower(c) != https[http->scheme_len])
+			return reject(http, HD_RESP_BAD_REQUEST);
+		http->scheme_len++;
+		return 0;
+	case HD_TARGET_SLASHES:
+		if (c != '/')
+			return reject(http, HD_RESP_BAD_REQUEST);
+		if (++http->scheme_len == 2) {
+			http->target = HD_TARGET_AUTHORITY;
+			http->host_state = HD_HOST_INIT;
+		}
+		return 0;
+	case HD_TARGET_AUTHORITY:
+		if (c == '/') {
+			if (!hd_host_is_valid(http->host_state, true))
+				return reject(http, HD_RESP_BAD_REQUEST);
+			http->target = HD_TARGET_PATH;
+			match_path_byte(http, ctx, c);
+			return 0;
+		}
+		if (c == '?' || c == '#')
+			return end_authority(http, ctx, HD_TARGET_QUERY);
+		http->host_state =
+			hd_host_step(http->host_state, (unsigned char)c);
+		return 0;
+	case HD_TARGET_ASTERISK: return reject(http, HD_RESP_BAD_REQUEST);
+	default: return 0; /* CONNECT: answered 501 whatever it names */
+	}
+}
+
 static int on_url(llhttp_t *parser, const char *at, size_t len)
 {
 	struct hd_http *http = http_of(parser);
@@ -123,31 +220,44 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 		return reject(http, HD_RESP_URI_TOO_LONG);
 	/* Decided before this span narrows the routes: if echo matches in
 	 * the end, every span of its target was kept. */
-	if ((ctx->log_requests || (http->route_mask & ctx->echo_mask)) &&
-	    capture(http, ctx, at, len))
+	if ((http->route_mask & ctx->echo_mask) && capture(http, ctx, at, len))
 		return -1;
-	for (size_t i = 0; i < len && !(http->flags & HD_HTTP_F_IN_QUERY);
-	     i++) {
+	if (!(http->route_mask & ctx->echo_mask) && ctx->log_requests &&
+	    capture_for_log(http, ctx, at, len))
+		return -1;
+	for (size_t i = 0; i < len && http->target != HD_TARGET_QUERY; i++) {
 		char c = at[i];
-		if (c == '?' || c == '#') {
-			http->flags |= HD_HTTP_F_IN_QUERY;
-			break;
+		if (http->target != HD_TARGET_PATH) {
+			if (target_prefix_byte(http, parser, c))
+				return -1;
+		} else if (c == '?' || c == '#') {
+			http->target = HD_TARGET_QUERY;
+		} else {
+			match_path_byte(http, ctx, c);
 		}
-		for (unsigned r = 0; r < ctx->route_count; r++) {
-			const struct hd_route *route = &ctx->routes[r];
-			if (http->url_len >= route->path_len ||
-			    route->path[http->url_len] != c)
-				http->route_mask &= (uint8_t) ~(1u << r);
-		}
-		http->url_len++;
 	}
 	return 0;
 }
 
+/* Ends the target: a form left unfinished is refused, the asterisk form
+ * is for OPTIONS only (RFC 9112 3.2.4), and the route is chosen. */
 static int on_url_complete(llhttp_t *parser)
 {
 	struct hd_http *http = http_of(parser);
 	struct hd_http_ctx *ctx = run_of(parser)->ctx;
+	switch (http->target) {
+	case HD_TARGET_START:
+	case HD_TARGET_SCHEME:
+	case HD_TARGET_SLASHES: return reject(http, HD_RESP_BAD_REQUEST);
+	case HD_TARGET_AUTHORITY:
+		if (end_authority(http, ctx, HD_TARGET_PATH))
+			return -1;
+		break;
+	case HD_TARGET_ASTERISK:
+		if (parser->method != HTTP_OPTIONS)
+			return reject(http, HD_RESP_BAD_REQUEST);
+		break;
+	}
 	for (unsigned r = 0; r < ctx->route_count; r++)
 		if ((http->route_mask & (1u << r)) &&
 		    ctx->routes[r].path_len == http->url_len) {
@@ -155,20 +265,22 @@ static int on_url_complete(llhttp_t *parser)
 			break;
 		}
 	/* The target ends with a line feed; echo appends headers after. */
-	if (ctx->log_requests || is_echo(http, ctx))
+	if (is_echo(http, ctx))
 		return capture(http, ctx, "\n", 1);
+	if (ctx->log_requests)
+		return capture_for_log(http, ctx, "\n", 1);
 	hd_chunk_free(&http->capture);
 	return 0;
 }
 
-/* Strict llhttp 8.1 still takes "HTTP/2.0" or "HTTP/0.9" here. */
+/* Strict llhttp 8.1 still takes "HTTP/2.0" or "HTTP/0.9" here: both
+ * name a major version hellod does not speak (RFC 9110 15.6.6). */
 static int on_version_complete(llhttp_t *parser)
 {
 	struct hd_http *http = http_of(parser);
 	if (parser->http_major != 1)
-		return reject(http, parser->http_major > 1
-					    ? HD_RESP_VERSION
-					    : HD_RESP_BAD_REQUEST);
+		return reject(http, HD_RESP_VERSION);
+	http->flags |= HD_HTTP_F_LINE_DONE;
 	return 0;
 }
 
@@ -209,16 +321,20 @@ static int on_header_field_complete(llhttp_t *parser)
 	/* Strict llhttp 8.1 lets ": value" (an empty name) through. */
 	if (http->name_len == 0)
 		return reject(http, HD_RESP_BAD_REQUEST);
-	if (++http->header_count > ctx->max_header_count)
+	/* Compared before the count grows, so it never wraps. */
+	if (http->header_count >= ctx->max_header_count)
 		return reject(http, HD_RESP_HEADERS_TOO_LARGE);
+	http->header_count++;
 	for (unsigned n = 0; n < NAME_COUNT; n++)
 		if (http->name_len != strlen(watched_names[n]))
 			http->name_mask &= (uint8_t) ~(1u << n);
 	if ((http->name_mask & NAME_HOST) && ++http->host_count > 1)
 		return reject(http, HD_RESP_BAD_REQUEST);
-	if (http->name_mask & (NAME_EXPECT | NAME_TE))
+	if (http->name_mask & NAME_TE)
 		http->flags |= HD_HTTP_F_VALUE_OK;
 	http->value_len = 0;
+	http->value_state = 0;
+	http->host_state = HD_HOST_INIT;
 	return capture_if_echo(http, parser, ": ", 2);
 }
 
@@ -237,14 +353,57 @@ static char byte_before_blanks(const struct feed_run *run,
 	return at > run->chunk ? at[-1] : (char)http->last_nonblank;
 }
 
-/* The value the current header must have, if hellod checks it. */
-static const char *watched_value(const struct hd_http *http)
+/* Expect is a list (RFC 9110 5.6.1): members separated by commas, each
+ * with optional blanks around it; empty members are ignored. value_state
+ * says where in a member the value is; value_len counts the member's
+ * bytes, and VALUE_OK says they still spell 100-continue. */
+enum { MEMBER_NONE, MEMBER_TOKEN, MEMBER_AFTER };
+
+static void end_expect_member(struct hd_http *http)
 {
-	if (http->name_mask & NAME_EXPECT)
-		return expect_100;
-	if (http->name_mask & NAME_TE)
-		return chunked;
-	return NULL;
+	if (http->value_state != MEMBER_NONE) {
+		bool is_100 = (http->flags & HD_HTTP_F_VALUE_OK) &&
+			      http->value_len == sizeof(expect_100) - 1;
+		http->flags |=
+			is_100 ? HD_HTTP_F_EXPECT_100 : HD_HTTP_F_EXPECT_OTHER;
+	}
+	http->value_state = MEMBER_NONE;
+	http->value_len = 0;
+}
+
+static void expect_byte(struct hd_http *http, char c)
+{
+	if (c == ',') {
+		end_expect_member(http);
+	} else if (is_blank(c)) {
+		if (http->value_state == MEMBER_TOKEN)
+			http->value_state = MEMBER_AFTER;
+	} else if (http->value_state == MEMBER_AFTER) {
+		http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK; /* "a b" */
+	} else {
+		if (http->value_state == MEMBER_NONE) {
+			http->value_state = MEMBER_TOKEN;
+			http->flags |= HD_HTTP_F_VALUE_OK;
+		}
+		if (http->value_len >= sizeof(expect_100) - 1 ||
+		    lower(c) != expect_100[http->value_len])
+			http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK;
+		if (http->value_len < UINT8_MAX)
+			http->value_len++;
+	}
+}
+
+/* Transfer-Encoding must be exactly "chunked" (trailing blanks aside). */
+static void te_byte(struct hd_http *http, char c)
+{
+	size_t want_len = sizeof(chunked) - 1;
+	/* Trailing blanks are optional whitespace, not value. */
+	if (http->value_len == want_len && is_blank(c))
+		return;
+	if (http->value_len >= want_len || lower(c) != chunked[http->value_len])
+		http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK;
+	if (http->value_len < UINT8_MAX)
+		http->value_len++;
 }
 
 static int on_header_value(llhttp_t *parser, const char *at, size_t len)
@@ -260,33 +419,34 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	if (capture_if_echo(http, parser, at, len))
 		return -1;
-	const char *want = watched_value(http);
-	if (!want)
-		return 0;
-	size_t want_len = strlen(want);
-	for (size_t i = 0; i < len; i++) {
-		/* Trailing blanks are optional whitespace, not value. */
-		if (http->value_len == want_len && is_blank(at[i]))
-			continue;
-		if (http->value_len >= want_len ||
-		    lower(at[i]) != want[http->value_len])
-			http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK;
-		if (http->value_len < UINT8_MAX)
-			http->value_len++;
-	}
+	/* After the name, at most one watched bit is left: the names
+	 * differ in length. */
+	if (http->name_mask & NAME_HOST)
+		for (size_t i = 0; i < len; i++)
+			http->host_state = hd_host_step(http->host_state,
+							(unsigned char)at[i]);
+	else if (http->name_mask & NAME_EXPECT)
+		for (size_t i = 0; i < len; i++)
+			expect_byte(http, at[i]);
+	else if (http->name_mask & NAME_TE)
+		for (size_t i = 0; i < len; i++)
+			te_byte(http, at[i]);
 	return 0;
 }
 
 static int on_header_value_complete(llhttp_t *parser)
 {
 	struct hd_http *http = http_of(parser);
-	const char *want = watched_value(http);
-	bool match = want && (http->flags & HD_HTTP_F_VALUE_OK) &&
-		     http->value_len == strlen(want);
+	/* RFC 9112 3.2: a Host that is not uri-host [ ":" port ] is 400. */
+	if ((http->name_mask & NAME_HOST) &&
+	    !hd_host_is_valid(http->host_state, false))
+		return reject(http, HD_RESP_BAD_REQUEST);
+	if (http->name_mask & NAME_EXPECT)
+		end_expect_member(http);
+	bool chunked_only = (http->flags & HD_HTTP_F_VALUE_OK) &&
+			    http->value_len == sizeof(chunked) - 1;
 	http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK;
-	if ((http->name_mask & NAME_EXPECT) && match)
-		http->flags |= HD_HTTP_F_EXPECT_100;
-	if ((http->name_mask & NAME_TE) && !match)
+	if ((http->name_mask & NAME_TE) && !chunked_only)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	http->name_len = 0;
 	http->name_mask = NAME_ALL;
@@ -308,6 +468,15 @@ static int on_headers_complete(llhttp_t *parser)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	if (parser->http_minor == 1 && http->host_count == 0)
 		return reject(http, HD_RESP_BAD_REQUEST);
+	/* RFC 9110 10.1.1: an HTTP/1.0 request's expectations are ignored
+	 * (1.0 has none, and must never get a 1xx); in 1.1 one hellod cannot
+	 * meet is answered 417, and the connection closes, as the body the
+	 * client may send anyway is not a request. */
+	if (parser->http_minor == 0)
+		http->flags &= (uint8_t) ~(HD_HTTP_F_EXPECT_100 |
+					   HD_HTTP_F_EXPECT_OTHER);
+	if (http->flags & HD_HTTP_F_EXPECT_OTHER)
+		return reject(http, HD_RESP_EXPECTATION);
 	/* HTTP/1.0 has no chunked coding: RFC 9112 6.1 says to treat such
 	 * framing as faulty. */
 	if (parser->http_minor == 0 && (parser->flags & F_TRANSFER_ENCODING))
@@ -440,17 +609,22 @@ bool hd_http_is_idle(const struct hd_http *http)
 	return !(http->flags & HD_HTTP_F_IN_MESSAGE);
 }
 
+bool hd_http_request_line_done(const struct hd_http *http)
+{
+	return http->flags & HD_HTTP_F_LINE_DONE;
+}
+
 bool hd_http_in_body(const struct hd_http *http)
 {
 	return http->flags & HD_HTTP_F_IN_BODY;
 }
 
-void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_buf *out)
+void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_http *http,
+			    struct hd_buf *out)
 {
-	const struct hd_response *r = hd_responses_get(
-		ctx->responses, HD_RESP_TIMEOUT, HD_MODE_CLOSE);
-	hd_buf_append(out, r->bytes, r->total_len);
-	ctx->answered[HD_RESP_TIMEOUT]++;
+	http->error_kind = HD_RESP_TIMEOUT;
+	hd_answer_error(ctx, http, out);
+	hd_chunk_free(&http->capture);
 }
 enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 				 const char *data, size_t len,
@@ -470,8 +644,13 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 			break;
 		}
 		if (err != HPE_PAUSED) {
+			/* llhttp refuses "HTTP/3.0" itself: still 505. */
+			if (err == HPE_INVALID_VERSION &&
+			    http->parser.http_major != 1 && !http->error_kind)
+				http->error_kind = HD_RESP_VERSION;
 			hd_answer_error(ctx, http, out);
 			hd_chunk_free(&http->capture);
+			ctx->parse_errors++;
 			status = HD_FEED_CLOSE;
 			break;
 		}

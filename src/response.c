@@ -14,6 +14,7 @@ const char *hd_status_reason(int status)
 	case 201: return "Created";
 	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 205: return "Reset Content";
 	case 301: return "Moved Permanently";
 	case 302: return "Found";
 	case 304: return "Not Modified";
@@ -25,10 +26,12 @@ const char *hd_status_reason(int status)
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
 	case 418: return "I'm a teapot";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
@@ -45,10 +48,11 @@ static const char *const mode_header[HD_MODE_COUNT] = {
 	[HD_MODE_CLOSE] = "Connection: close\r\n",
 };
 
-/* 1xx, 204 and 304 responses carry no body (RFC 9110, 6.4.1). */
-static int status_has_body(int status)
+enum hd_framing hd_status_framing(int status)
 {
-	return !(status < 200 || status == 204 || status == 304);
+	if (status < 200 || status == 204 || status == 304)
+		return HD_FRAMING_NO_FIELD;
+	return status == 205 ? HD_FRAMING_EMPTY : HD_FRAMING_BODY;
 }
 
 /* Appends printf-style text to out. Returns 0, or -ENOMEM/-EINVAL. */
@@ -76,17 +80,21 @@ int hd_response_build(struct hd_buf *out, const struct hd_response_spec *spec,
 		      size_t *date_off, size_t *head_len)
 {
 	size_t start = out->len;
-	size_t body_len = status_has_body(spec->status) ? spec->body_len : 0;
+	enum hd_framing framing = hd_status_framing(spec->status);
+	size_t body_len = framing == HD_FRAMING_BODY ? spec->body_len : 0;
 	int err = append_fmt(
 		out, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: ", spec->status,
 		hd_status_reason(spec->status), spec->server);
 	size_t at_date = out->len;
 	if (!err)
-		err = append_fmt(out,
-				 "%.*s\r\nContent-Type: %s\r\n"
-				 "Content-Length: %zu\r\n%s%s\r\n",
-				 HD_DATE_LEN, date, spec->content_type,
-				 body_len, mode_header[mode],
+		err = append_fmt(out, "%.*s\r\n", HD_DATE_LEN, date);
+	if (!err && framing == HD_FRAMING_BODY && spec->content_type)
+		err = append_fmt(out, "Content-Type: %s\r\n",
+				 spec->content_type);
+	if (!err && framing != HD_FRAMING_NO_FIELD)
+		err = append_fmt(out, "Content-Length: %zu\r\n", body_len);
+	if (!err)
+		err = append_fmt(out, "%s%s\r\n", mode_header[mode],
 				 spec->extra_headers ? spec->extra_headers
 						     : "");
 	if (!err)
@@ -116,6 +124,9 @@ static const struct {
 	[HD_RESP_VERSION] = {505, "HTTP Version Not Supported\n"},
 	[HD_RESP_HEALTH_OK] = {200, "OK\n"},
 	[HD_RESP_HEALTH_DRAINING] = {503, "Draining\n"},
+	[HD_RESP_OPTIONS] = {200, ""},
+	[HD_RESP_EXPECTATION] = {417, "Expectation Failed\n"},
+	[HD_RESP_NOT_IMPLEMENTED] = {501, "Not Implemented\n"},
 };
 
 static int build_one(struct hd_response *r, const struct hd_config *cfg,
@@ -132,6 +143,8 @@ static int build_one(struct hd_response *r, const struct hd_config *cfg,
 		.body = fixed_kinds[kind].body,
 		.body_len = strlen(fixed_kinds[kind].body),
 	};
+	if (kind == HD_RESP_OPTIONS)
+		spec.content_type = NULL; /* there is no content to type */
 	if (kind == HD_RESP_MAIN) {
 		spec.status = cfg->status;
 		spec.content_type = cfg->content_type;

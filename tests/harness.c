@@ -244,6 +244,19 @@ void reader_init(struct reader *r, int fd)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
+	resp_check_init(&r->check);
+}
+
+void check_received(struct resp_check *c, const char *data, size_t len)
+{
+	if (!resp_check_feed(c, data, len))
+		ck_abort_msg("malformed response from hellod: %s", c->error);
+}
+
+void check_received_eof(struct resp_check *c)
+{
+	if (!resp_check_eof(c))
+		ck_abort_msg("malformed response from hellod: %s", c->error);
 }
 
 void reader_free(struct reader *r)
@@ -290,6 +303,11 @@ static int fill(struct reader *r, long long deadline)
 			continue;
 		if (n < 0)
 			return errno == ECONNRESET ? 0 : -1;
+		/* A reset may cut a response short; a clean EOF may not. */
+		r->check.head = r->head;
+		if (n == 0)
+			check_received_eof(&r->check);
+		check_received(&r->check, r->buf + r->len, (size_t)n);
 		r->len += (size_t)n;
 		return n > 0;
 	}

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "resp_check.h"
+
 struct test_server {
 	pid_t pid;
 	int port;
@@ -59,13 +61,22 @@ struct response {
 
 /* Reads one response (Content-Length framed) within timeout_ms. Returns
  * false on timeout, EOF or a malformed response. Responses of one
- * connection must be read with the same reader. */
+ * connection must be read with the same reader. Every byte a reader
+ * receives goes through its strict checker (resp_check.h) as it
+ * arrives; a violation, or a clean EOF inside a response, fails the
+ * test there and then. */
 struct reader {
 	int fd;
 	bool head; /* responses answer HEAD: no body despite Content-Length */
 	char *buf;
 	size_t len, cap;
+	struct resp_check check;
 };
+/* Checks bytes read from hellod some other way than through a reader;
+ * fails the test on a violation. */
+void check_received(struct resp_check *c, const char *data, size_t len);
+/* The stream ended cleanly (EOF): fails the test inside a response. */
+void check_received_eof(struct resp_check *c);
 void reader_init(struct reader *r, int fd);
 void reader_free(struct reader *r);
 /* connect_port + reader_init; returns the fd. client_close undoes both. */

@@ -14,6 +14,7 @@ int main(void)
 	srunner_add_suite(sr, date_cache_suite());
 	srunner_add_suite(sr, response_suite());
 	srunner_add_suite(sr, http_suite());
+	srunner_add_suite(sr, resp_check_suite());
 	srunner_add_suite(sr, proxy_protocol_suite());
 	srunner_add_suite(sr, timer_suite());
 	srunner_add_suite(sr, sim_suite());

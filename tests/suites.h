@@ -9,6 +9,7 @@ Suite *config_suite(void);
 Suite *date_cache_suite(void);
 Suite *response_suite(void);
 Suite *http_suite(void);
+Suite *resp_check_suite(void);
 Suite *proxy_protocol_suite(void);
 Suite *operator_suite(void);
 Suite *haproxy_suite(void);

@@ -189,6 +189,8 @@ static void receive_all(int fd, struct received *got, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	size_t cap = 1 << 16;
+	struct resp_check check;
+	resp_check_init(&check);
 	memset(got, 0, sizeof(*got));
 	got->data = malloc(cap + 1);
 	ck_assert_ptr_nonnull(got->data);
@@ -204,11 +206,14 @@ static void receive_all(int fd, struct received *got, int timeout_ms)
 		}
 		ssize_t n = recv(fd, got->data + got->len, cap - got->len, 0);
 		if (n > 0) {
+			check_received(&check, got->data + got->len, (size_t)n);
 			got->len += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			check_received_eof(&check);
 		got->end = n == 0 ? END_EOF : END_RESET;
 		break;
 	}
@@ -393,6 +398,8 @@ static void flood_unread(int read_every_ms)
 	long long start_ms = now_ms(), progress = start_ms;
 	long long next_read = start_ms + read_every_ms;
 	long sends = 0, rss = rss_start;
+	struct resp_check check;
+	resp_check_init(&check);
 	size_t off = 0;
 	bool sent = false; /* a whole batch, not read by the server yet */
 	while (now_ms() - start_ms < FLOOD_MS &&
@@ -400,9 +407,11 @@ static void flood_unread(int read_every_ms)
 		long long now = now_ms();
 		if (read_every_ms && now >= next_read) {
 			char byte;
-			if (recv(fd, &byte, 1, MSG_DONTWAIT) < 0 &&
-			    errno != EAGAIN)
+			ssize_t n = recv(fd, &byte, 1, MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN)
 				break;
+			if (n > 0)
+				check_received(&check, &byte, 1);
 			next_read += read_every_ms;
 		}
 		if (now - progress > 500)
@@ -844,6 +853,8 @@ START_TEST(drain_does_not_reset_a_pipelining_client)
 	stream_count_init(&closes, "Connection: close");
 	static char in[1 << 16];
 	size_t sent = 0, off = 0, got = 0;
+	struct resp_check check;
+	resp_check_init(&check);
 	enum ending end = END_TIMEOUT;
 	long long start_ms = now_ms(), term_ms = 0;
 	while (now_ms() - start_ms < DRAIN_SEND_MS + DRAIN_READ_MS) {
@@ -866,9 +877,11 @@ START_TEST(drain_does_not_reset_a_pipelining_client)
 		ssize_t n = recv(fd, in, sizeof(in), MSG_DONTWAIT);
 		if (n > 0) {
 			got += (size_t)n;
+			check_received(&check, in, (size_t)n);
 			stream_count_feed(&answers, in, (size_t)n);
 			stream_count_feed(&closes, in, (size_t)n);
 		} else if (n == 0) {
+			check_received_eof(&check);
 			end = END_EOF;
 			break;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK &&

@@ -240,9 +240,107 @@ static const struct {
 	{.name = "HTTP/2.0",
 	 .request = "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
 	 .kind = HD_RESP_VERSION},
-	{.name = "HTTP/0.9",
+	{.name = "HTTP/0.9 line",
 	 .request = "GET /\r\n\r\n",
 	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "HTTP/0.9 version",
+	 .request = "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_VERSION},
+	{.name = "HTTP/3.0",
+	 .request = "GET / HTTP/3.0\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_VERSION},
+	/* Host: uri-host [ ":" port ] (RFC 9112 3.2) */
+	{.name = "Host with blanks",
+	 .request = "GET / HTTP/1.1\r\nHost: bad host name\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host with userinfo",
+	 .request = "GET / HTTP/1.1\r\nHost: user@h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host with a path",
+	 .request = "GET / HTTP/1.1\r\nHost: h/x\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host port not digits",
+	 .request = "GET / HTTP/1.1\r\nHost: h:http\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host two ports",
+	 .request = "GET / HTTP/1.1\r\nHost: h:80:81\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host bad percent",
+	 .request = "GET / HTTP/1.1\r\nHost: h%4g\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host percent cut short",
+	 .request = "GET / HTTP/1.1\r\nHost: h%4\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host IP-literal unclosed",
+	 .request = "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host IP-literal empty",
+	 .request = "GET / HTTP/1.1\r\nHost: []\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host text after IP-literal",
+	 .request = "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host bracket inside name",
+	 .request = "GET / HTTP/1.1\r\nHost: a[::1]\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "Host non-ASCII",
+	 .request = "GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "bad Host in HTTP/1.0",
+	 .request = "GET / HTTP/1.0\r\nHost: a b\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	/* request-target forms (RFC 9112 3.2) */
+	{.name = "absolute form with userinfo",
+	 .request = "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "absolute form without host",
+	 .request = "GET http:///a HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "absolute form with only a port",
+	 .request = "GET http://:80/ HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "absolute form, bad port",
+	 .request = "GET http://h:8x/ HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "absolute form, other scheme",
+	 .request = "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "absolute form, scheme prefix",
+	 .request = "GET httpx://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "absolute form, still needs Host",
+	 .request = "GET http://h/ HTTP/1.1\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "asterisk form for GET",
+	 .request = "GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "asterisk and more",
+	 .request = "OPTIONS *x HTTP/1.1\r\nHost: h\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	/* Expect (RFC 9110 10.1.1): 100-continue is the only one known */
+	{.name = "unknown expectation",
+	 .request = "GET / HTTP/1.1\r\nHost: h\r\nExpect: tea\r\n\r\n",
+	 .kind = HD_RESP_EXPECTATION},
+	{.name = "unknown expectation in a list",
+	 .request = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
+		    "Expect: 100-continue, tea\r\n\r\nx",
+	 .kind = HD_RESP_EXPECTATION},
+	{.name = "expectation with a suffix",
+	 .request = "GET / HTTP/1.1\r\nHost: h\r\n"
+		    "Expect: 100-continues\r\n\r\n",
+	 .kind = HD_RESP_EXPECTATION},
+	{.name = "expectation with a parameter",
+	 .request = "GET / HTTP/1.1\r\nHost: h\r\n"
+		    "Expect: 100-continue;q=1\r\n\r\n",
+	 .kind = HD_RESP_EXPECTATION},
+	{.name = "expectation of two words",
+	 .request = "GET / HTTP/1.1\r\nHost: h\r\n"
+		    "Expect: 100-continue x\r\n\r\n",
+	 .kind = HD_RESP_EXPECTATION},
+	{.name = "unknown expectation in a second field",
+	 .request = "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+		    "Expect: 200-ok\r\n\r\n",
+	 .kind = HD_RESP_EXPECTATION},
 	{.name = "bare CR",
 	 .request = "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",
 	 .kind = HD_RESP_BAD_REQUEST},
@@ -467,6 +565,199 @@ START_TEST(strict_but_well_formed_is_answered)
 }
 END_TEST
 
+/* Requests that are fine and the one answer each gets, fed whole and
+ * split in two at every byte. */
+static const struct {
+	const char *name;
+	const char *request;
+	enum hd_resp_kind kind;
+	enum hd_conn_mode mode;
+	bool continue_100; /* "100 Continue" comes first */
+} answered[] = {
+	{"absolute form", "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_KEEP, false},
+	{"absolute form, scheme in capitals",
+	 "GET HTTPS://h:8080/ HTTP/1.1\r\nHost: other\r\n\r\n", HD_RESP_MAIN,
+	 HD_MODE_KEEP, false},
+	{"absolute form, empty path",
+	 "GET http://h:8080 HTTP/1.1\r\nHost: h\r\n\r\n", HD_RESP_MAIN,
+	 HD_MODE_KEEP, false},
+	{"absolute form, empty path and a query",
+	 "GET http://h?x=/health HTTP/1.1\r\nHost: h\r\n\r\n", HD_RESP_MAIN,
+	 HD_MODE_KEEP, false},
+	{"absolute form routes by path",
+	 "GET http://h/health?x HTTP/1.1\r\nHost: h\r\n\r\n", HD_RESP_HEALTH_OK,
+	 HD_MODE_KEEP, false},
+	{"absolute form, unknown path",
+	 "GET http://h/nope HTTP/1.1\r\nHost: h\r\n\r\n", HD_RESP_NOT_FOUND,
+	 HD_MODE_KEEP, false},
+	{"absolute form, host is not a path",
+	 "GET http://health/ HTTP/1.1\r\nHost: h\r\n\r\n", HD_RESP_MAIN,
+	 HD_MODE_KEEP, false},
+	{"absolute form, IP-literal",
+	 "GET http://[::1]:80/ HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_KEEP, false},
+	{"absolute form in HTTP/1.0", "GET http://h/ HTTP/1.0\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_CLOSE, false},
+	{"asterisk form", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+	 HD_RESP_OPTIONS, HD_MODE_KEEP, false},
+	{"CONNECT", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+	 HD_RESP_NOT_IMPLEMENTED, HD_MODE_CLOSE, false},
+	{"empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", HD_RESP_MAIN,
+	 HD_MODE_KEEP, false},
+	{"Host IPv4 and port", "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_KEEP, false},
+	{"Host IPv6", "GET / HTTP/1.1\r\nHost: [fe80::1]\r\n\r\n", HD_RESP_MAIN,
+	 HD_MODE_KEEP, false},
+	{"Host IPvFuture", "GET / HTTP/1.1\r\nHost: [v1.x:y]:1\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_KEEP, false},
+	{"Host with sub-delims and percent",
+	 "GET / HTTP/1.1\r\nHost: a-b_c~d!$&'()*+,;=%41\r\n\r\n", HD_RESP_MAIN,
+	 HD_MODE_KEEP, false},
+	{"Host with empty port", "GET / HTTP/1.1\r\nHost: h:\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_KEEP, false},
+	{"Host with trailing blanks",
+	 "GET / HTTP/1.1\r\nHost: h:80 \t \r\n\r\n", HD_RESP_MAIN, HD_MODE_KEEP,
+	 false},
+	{"Expect 100-continue in HTTP/1.0 is ignored",
+	 "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: "
+	 "2\r\n\r\nab",
+	 HD_RESP_MAIN, HD_MODE_CLOSE, false},
+	{"unknown expectation in HTTP/1.0 is ignored",
+	 "GET / HTTP/1.0\r\nExpect: tea\r\n\r\n", HD_RESP_MAIN, HD_MODE_CLOSE,
+	 false},
+	{"Expect in capitals",
+	 "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-CONTINUE\r\n"
+	 "Content-Length: 1\r\n\r\nx",
+	 HD_RESP_MAIN, HD_MODE_KEEP, true},
+	{"Expect as a list with empty members",
+	 "POST / HTTP/1.1\r\nHost: h\r\nExpect: , 100-continue ,\r\n"
+	 "Content-Length: 1\r\n\r\nx",
+	 HD_RESP_MAIN, HD_MODE_KEEP, true},
+	{"empty Expect", "GET / HTTP/1.1\r\nHost: h\r\nExpect:\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_KEEP, false},
+	{"Expect 100-continue without a body",
+	 "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n",
+	 HD_RESP_MAIN, HD_MODE_KEEP, false},
+};
+
+START_TEST(answered_whole_and_split_anywhere)
+{
+	const char *req = answered[_i].request;
+	size_t len = strlen(req);
+	const struct hd_response *r =
+		resp(answered[_i].kind, answered[_i].mode);
+	const char *cont = answered[_i].continue_100 ? HD_CONTINUE_100 : "";
+	size_t clen = strlen(cont);
+	for (size_t cut = 0; cut <= len; cut++) {
+		hd_http_init(&http);
+		out.len = 0;
+		enum hd_feed_status st = feed(req, cut);
+		if (st != HD_FEED_CLOSE)
+			st = feed(req + cut, len - cut);
+		ck_assert_int_eq(st, answered[_i].mode == HD_MODE_CLOSE
+					     ? HD_FEED_CLOSE
+					     : HD_FEED_MORE);
+		ck_assert_msg(out.len == clen + r->total_len &&
+				      !memcmp(out.data, cont, clen) &&
+				      !memcmp(out.data + clen, r->bytes,
+					      r->total_len),
+			      "%s, cut %zu: got '%.*s'", answered[_i].name, cut,
+			      (int)out.len, out.data);
+	}
+}
+END_TEST
+
+/* 65,535 fields are allowed when max_headers says so; the next is 431,
+ * not a counter that wraps to 0. */
+START_TEST(header_count_does_not_wrap)
+{
+	ctx.max_header_count = 65535;
+	ctx.max_header_bytes = 1u << 20;
+	feed_str("GET / HTTP/1.1\r\nHost: a\r\n");
+	char fields[4 * 1024 + 1] = "";
+	for (int i = 0; i < 1024; i++)
+		strcat(fields, "a:\r\n");
+	enum hd_feed_status st = HD_FEED_MORE;
+	for (int i = 0; i < 64 && st == HD_FEED_MORE; i++)
+		st = feed_str(fields);
+	ck_assert_int_eq(st, HD_FEED_CLOSE); /* 1 + 65,536 fields */
+	const struct hd_response *r =
+		resp(HD_RESP_HEADERS_TOO_LARGE, HD_MODE_CLOSE);
+	expect_out(&r, 1, NULL);
+}
+END_TEST
+
+/* With the access log on, a long target still gets 414 past max_uri and
+ * an answer below it: the log's copy of the target is what is cut. */
+START_TEST(logged_long_target_is_414_not_413)
+{
+	ctx.log_requests = true;
+	ctx.max_url = 100 * 1000;
+	ctx.max_header_bytes = 1u << 20;
+	size_t n = 70 * 1000;
+	char *req = malloc(n + 64);
+	memcpy(req, "GET /", 5);
+	memset(req + 5, 'a', n);
+	strcpy(req + 5 + n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+	ck_assert_int_eq(feed_str(req), HD_FEED_MORE);
+	const struct hd_response *nf = resp(HD_RESP_NOT_FOUND, HD_MODE_KEEP);
+	expect_out(&nf, 1, NULL);
+	out.len = 0;
+	ctx.max_url = 50 * 1000;
+	ck_assert_int_eq(feed_str(req), HD_FEED_CLOSE);
+	const struct hd_response *r = resp(HD_RESP_URI_TOO_LONG, HD_MODE_CLOSE);
+	expect_out(&r, 1, NULL);
+	free(req);
+}
+END_TEST
+
+static struct {
+	int calls, status;
+	char method[16], target[64];
+} logged;
+
+static void record_log(void *arg, const struct hd_http_request *req, int status,
+		       size_t body_bytes)
+{
+	(void)arg, (void)body_bytes;
+	logged.calls++;
+	logged.status = status;
+	snprintf(logged.method, sizeof(logged.method), "%s",
+		 req->method ? req->method : "(none)");
+	snprintf(logged.target, sizeof(logged.target), "%.*s",
+		 (int)req->target_len, req->target ? req->target : "");
+}
+
+/* A 408 is logged like any other answer; what of the request line had
+ * not arrived is logged as missing, not made up. */
+START_TEST(timeout_is_logged)
+{
+	ctx.log = record_log;
+	ctx.log_requests = true;
+	memset(&logged, 0, sizeof(logged));
+	feed_str("GET /slow HTTP/1.1\r\nHo");
+	hd_http_answer_timeout(&ctx, &http, &out);
+	ck_assert_int_eq(logged.calls, 1);
+	ck_assert_int_eq(logged.status, 408);
+	ck_assert_str_eq(logged.method, "GET");
+	ck_assert_str_eq(logged.target, "/slow");
+	const struct hd_response *r = resp(HD_RESP_TIMEOUT, HD_MODE_CLOSE);
+	expect_out(&r, 1, NULL);
+	ck_assert_uint_eq(ctx.parse_errors, 0);
+
+	hd_http_release(&http);
+	hd_http_init(&http);
+	out.len = 0;
+	feed_str("GET /sl");
+	hd_http_answer_timeout(&ctx, &http, &out);
+	ck_assert_int_eq(logged.calls, 2);
+	ck_assert_str_eq(logged.method, "(none)");
+	ck_assert_str_eq(logged.target, "");
+	hd_http_release(&http);
+}
+END_TEST
+
 START_TEST(long_uri_gets_414)
 {
 	char *req = malloc(20000);
@@ -529,6 +820,11 @@ Suite *http_suite(void)
 	tcase_add_loop_test(tc, strict_but_well_formed_is_answered, 0,
 			    sizeof(strict_but_fine) /
 				    sizeof(strict_but_fine[0]));
+	tcase_add_loop_test(tc, answered_whole_and_split_anywhere, 0,
+			    sizeof(answered) / sizeof(answered[0]));
+	tcase_add_test(tc, header_count_does_not_wrap);
+	tcase_add_test(tc, logged_long_target_is_414_not_413);
+	tcase_add_test(tc, timeout_is_logged);
 	tcase_add_test(tc, long_uri_gets_414);
 	tcase_add_test(tc, huge_headers_get_431);
 	tcase_add_test(tc, upgrade_is_answered_then_closed);

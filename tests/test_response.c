@@ -68,11 +68,43 @@ START_TEST(modes_set_the_connection_header)
 }
 END_TEST
 
-START_TEST(no_body_for_204)
+/* RFC 9110 6.4.1, 8.6, 15.3.5, 15.3.6, 15.4.5: what each status may say
+ * about its content, whatever body the spec carries. */
+static const struct {
+	int status;
+	const char *framing; /* the one framing line, or NULL for none */
+	bool typed;	     /* carries Content-Type */
+	size_t body_len;
+} framings[] = {
+	{100, NULL, false, 0}, {200, "Content-Length: 3\r\n", true, 3},
+	{204, NULL, false, 0}, {205, "Content-Length: 0\r\n", false, 0},
+	{304, NULL, false, 0}, {404, "Content-Length: 3\r\n", true, 3},
+};
+
+START_TEST(framing_follows_the_status)
 {
-	build(204, HD_MODE_KEEP, "abc", NULL);
-	ck_assert_uint_eq(out.len, head_len);
-	ck_assert(out_has("Content-Length: 0"));
+	ck_assert_int_eq(build(framings[_i].status, HD_MODE_KEEP, "abc", NULL),
+			 0);
+	ck_assert_uint_eq(out.len, head_len + framings[_i].body_len);
+	if (framings[_i].framing)
+		ck_assert(out_has(framings[_i].framing));
+	else
+		ck_assert_msg(!out_has("Content-Length"),
+			      "%d carries Content-Length", framings[_i].status);
+	ck_assert(!out_has("Transfer-Encoding"));
+	ck_assert_int_eq(out_has("Content-Type"), framings[_i].typed);
+}
+END_TEST
+
+START_TEST(no_content_type_without_one)
+{
+	struct hd_response_spec spec = {.status = 200, .server = "hellod"};
+	out.len = 0;
+	ck_assert_int_eq(hd_response_build(&out, &spec, HD_MODE_KEEP, date1,
+					   &date_off, &head_len),
+			 0);
+	ck_assert(!out_has("Content-Type"));
+	ck_assert(out_has("Content-Length: 0\r\n"));
 }
 END_TEST
 
@@ -134,7 +166,9 @@ Suite *response_suite(void)
 	tcase_add_checked_fixture(tc, NULL, free_out);
 	tcase_add_test(tc, builds_a_complete_response);
 	tcase_add_test(tc, modes_set_the_connection_header);
-	tcase_add_test(tc, no_body_for_204);
+	tcase_add_loop_test(tc, framing_follows_the_status, 0,
+			    (int)(sizeof(framings) / sizeof(framings[0])));
+	tcase_add_test(tc, no_content_type_without_one);
 	tcase_add_test(tc, extra_headers_come_before_the_blank_line);
 	tcase_add_test(tc, table_is_patched_with_new_date);
 	tcase_add_test(tc, reason_phrases);

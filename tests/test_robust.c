@@ -362,6 +362,8 @@ START_TEST(hundred_thousand_pipelined_unread_for_two_seconds)
 	}
 	sleep(2);
 	struct status_scan sc = {0};
+	struct resp_check check;
+	resp_check_init(&check);
 	char *buf = malloc(1 << 16);
 	long long deadline =
 		now_ms() + (server_under_valgrind() ? 240000 : 30000);
@@ -371,6 +373,7 @@ START_TEST(hundred_thousand_pipelined_unread_for_two_seconds)
 		ssize_t n = recv(fd, buf, 1 << 16, 0);
 		if (n <= 0)
 			break;
+		check_received(&check, buf, (size_t)n);
 		scan_statuses(&sc, buf, (size_t)n);
 	}
 	free(buf);

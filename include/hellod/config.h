@@ -39,6 +39,7 @@ struct hd_config {
 	int status; /* status of the configured response */
 	char *body; /* heap, body_len bytes, may hold NULs */
 	size_t body_len;
+	bool body_set; /* by 'body' or 'body_file', not defaulted */
 	char content_type[128];
 	char server_name[64];
 	bool catch_all; /* every path answers the body, not only "/" */

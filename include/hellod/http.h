@@ -34,7 +34,7 @@ enum hd_route_kind {
 /* A request as dynamic routes and the access log see it. Only the echo
  * route captures headers and body; the log sees method, target, version. */
 struct hd_http_request {
-	const char *method;
+	const char *method; /* NULL: the request line never completed */
 	const char *target; /* as sent, query included */
 	size_t target_len;
 	uint8_t http_major, http_minor;
@@ -92,17 +92,36 @@ struct hd_http_ctx {
 	uint64_t dynamic_failed;	       /* 500s of dynamic routes */
 };
 
+/* Which form of request target (RFC 9112 3.2) is being read, and where
+ * in it the parser is. The path of the origin and absolute forms is
+ * matched against the routes; the authority of the absolute form is the
+ * request's host. */
+enum hd_target_state {
+	HD_TARGET_START,     /* nothing of the target yet */
+	HD_TARGET_SCHEME,    /* absolute form: "http" or "https" */
+	HD_TARGET_SLASHES,   /* absolute form: the "//" after "scheme:" */
+	HD_TARGET_AUTHORITY, /* absolute form: host [ ":" port ] */
+	HD_TARGET_PATH,	     /* the path, matched against the routes */
+	HD_TARGET_QUERY,     /* "?" or "#" and what follows: not matched */
+	HD_TARGET_ASTERISK,  /* "*", the asterisk form: OPTIONS only */
+	HD_TARGET_CONNECT,   /* a CONNECT request's (authority form) */
+};
+
 /* Per-connection parser state. */
 struct hd_http {
 	llhttp_t parser;
 	uint32_t url_len;      /* bytes of the path seen (query excluded) */
 	uint32_t header_bytes; /* bytes of this request's header section */
-	uint16_t header_count;
-	uint8_t route_mask; /* routes whose path still matches */
-	uint8_t name_len;   /* bytes of the current header name seen */
-	uint8_t name_mask;  /* which watched header names still match */
-	uint8_t value_len;  /* bytes of a watched header value seen */
-	uint8_t flags;	    /* HD_HTTP_F_* */
+	uint16_t header_count; /* never above max_header_count (<= 65535) */
+	uint8_t route_mask;    /* routes whose path still matches */
+	uint8_t name_len;      /* bytes of the current header name seen */
+	uint8_t name_mask;     /* which watched header names still match */
+	uint8_t value_len;     /* bytes of a watched header value seen */
+	uint8_t value_state;   /* Expect: where in a list member */
+	uint8_t host_state;    /* hd_host_step state of Host or authority */
+	uint8_t target;	       /* enum hd_target_state */
+	uint8_t scheme_len;    /* bytes of the scheme matched */
+	uint8_t flags;	       /* HD_HTTP_F_* */
 	uint8_t host_count;
 	uint8_t error_kind;    /* enum hd_resp_kind to answer an error with */
 	uint8_t route;	       /* matched route, or HD_ROUTE_NONE */
@@ -143,10 +162,13 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 bool hd_http_is_idle(const struct hd_http *http);
 /* True once a request on this connection has been answered. */
 bool hd_http_has_answered(const struct hd_http *http);
-/* Appends the 408 response (with Connection: close) for a request that
- * took too long, and counts it. */
-void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_buf *out);
+/* Appends the 408 response (with Connection: close) for the request
+ * under way on http that took too long; counts and logs it. */
+void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_http *http,
+			    struct hd_buf *out);
 
+/* True once the request under way has a complete request line. */
+bool hd_http_request_line_done(const struct hd_http *http);
 /* True while a request's body is being read (its headers are done). */
 bool hd_http_in_body(const struct hd_http *http);
 

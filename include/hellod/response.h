@@ -28,6 +28,9 @@ enum hd_resp_kind {
 	HD_RESP_VERSION,	   /* 505 */
 	HD_RESP_HEALTH_OK,	   /* 200 on health_path */
 	HD_RESP_HEALTH_DRAINING,   /* 503 on health_path while draining */
+	HD_RESP_OPTIONS,	   /* 200, no content: "OPTIONS *" */
+	HD_RESP_EXPECTATION,	   /* 417: an Expect other than 100-continue */
+	HD_RESP_NOT_IMPLEMENTED,   /* 501: CONNECT */
 	HD_RESP_KIND_COUNT
 };
 
@@ -51,12 +54,13 @@ struct hd_responses {
 
 #define HD_CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
 
-/* What a response says; the builder adds Server, Date, Content-Type,
- * Content-Length and the Connection header the mode asks for. */
+/* What a response says; the builder adds Server, Date, the framing the
+ * status allows (hd_status_framing) and the Connection header the mode
+ * asks for. */
 struct hd_response_spec {
 	int status;
 	const char *server;
-	const char *content_type;
+	const char *content_type;  /* NULL: none */
 	const char *extra_headers; /* "Name: value\r\n"..., or NULL */
 	const char *body;
 	size_t body_len;
@@ -71,6 +75,19 @@ int hd_response_build(struct hd_buf *out, const struct hd_response_spec *spec,
 		      size_t *date_off, size_t *head_len);
 
 const char *hd_status_reason(int status);
+
+/* How a response of this status is framed (RFC 9110 6.4.1, 8.6, 15.3.6):
+ * 1xx and 204 carry neither content nor Content-Length; 304 carries no
+ * content, and hellod sends no Content-Length with it (a 304's would have
+ * to repeat the 200's length); 205 carries no content and says so with
+ * "Content-Length: 0"; every other status carries its body and its
+ * length. Content-Type goes only with HD_FRAMING_BODY. */
+enum hd_framing {
+	HD_FRAMING_BODY,     /* Content-Type, Content-Length: N, N bytes */
+	HD_FRAMING_EMPTY,    /* Content-Length: 0, nothing */
+	HD_FRAMING_NO_FIELD, /* no framing field, nothing */
+};
+enum hd_framing hd_status_framing(int status);
 
 /* The status code a kind answers with under cfg. */
 int hd_resp_kind_status(const struct hd_config *cfg, enum hd_resp_kind kind);

@@ -1,0 +1,30 @@
+/* host.h — the grammar of a Host field value and of the authority of an
+ * absolute-form request target (RFC 9112 3.2, 3.2.2; RFC 3986 3.2.2):
+ *
+ *	uri-host [ ":" port ]
+ *	uri-host = IP-literal / IPv4address / reg-name
+ *
+ * checked one byte at a time, so a value may arrive in any number of
+ * pieces. Userinfo ("user@host") does not match: RFC 9110 4.2.4 has a
+ * recipient treat it as an error. An IP-literal is checked for its
+ * characters (hex digits, ':', '.', IPvFuture's), not for the shape of an
+ * IPv6 address.
+ */
+#ifndef HELLOD_HOST_H
+#define HELLOD_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HD_HOST_INIT 0 /* the state before the first byte */
+
+/* The state after byte c. A bad state stays bad. */
+uint8_t hd_host_step(uint8_t state, unsigned char c);
+
+/* True when the bytes fed so far are a whole, valid value. A Host field
+ * may have an empty uri-host (RFC 9110 7.2); an http URI may not (RFC
+ * 9110 4.2.1), so need_host refuses that. Trailing blanks are allowed:
+ * they are the field's optional whitespace. */
+bool hd_host_is_valid(uint8_t state, bool need_host);
+
+#endif

@@ -1,0 +1,112 @@
+/* host.c — a byte-at-a-time check of uri-host [ ":" port ]. */
+#include "hellod/host.h"
+
+enum {
+	S_START,     /* nothing yet */
+	S_NAME,	     /* in a reg-name or IPv4address */
+	S_PCT1,	     /* after '%' */
+	S_PCT2,	     /* after '%' and one hex digit */
+	S_LIT_START, /* after '[' */
+	S_LIT,	     /* inside an IP-literal */
+	S_LIT_END,   /* after ']' */
+	S_PORT,	     /* after ':' */
+	S_OWS,	     /* trailing blanks */
+	S_BAD,
+	S_MASK = 0x0f,
+	HOST_SEEN = 0x80 /* a byte of uri-host was seen */
+};
+
+static bool is_alnum(unsigned char c)
+{
+	unsigned char lc = c | 0x20;
+	return (lc >= 'a' && lc <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_hex(unsigned char c)
+{
+	unsigned char lc = c | 0x20;
+	return (c >= '0' && c <= '9') || (lc >= 'a' && lc <= 'f');
+}
+
+/* unreserved / sub-delims: what a reg-name holds besides pct-encoded. */
+static bool is_name_char(unsigned char c)
+{
+	if (is_alnum(c))
+		return true;
+	switch (c) {
+	case '-':
+	case '.':
+	case '_':
+	case '~': /* unreserved */
+	case '!':
+	case '$':
+	case '&':
+	case '\'':
+	case '(':
+	case ')':
+	case '*':
+	case '+':
+	case ',':
+	case ';':
+	case '=': /* sub-delims */ return true;
+	}
+	return false;
+}
+
+static bool is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The next state, without the HOST_SEEN bit. */
+static uint8_t next(uint8_t s, unsigned char c)
+{
+	switch (s) {
+	case S_START:
+		if (c == '[')
+			return S_LIT_START;
+		/* fall through - any other first byte starts a reg-name */
+	case S_NAME:
+		if (is_name_char(c))
+			return S_NAME;
+		if (c == '%')
+			return S_PCT1;
+		if (c == ':')
+			return S_PORT;
+		return is_blank(c) ? S_OWS : S_BAD;
+	case S_PCT1: return is_hex(c) ? S_PCT2 : S_BAD;
+	case S_PCT2: return is_hex(c) ? S_NAME : S_BAD;
+	case S_LIT_START:
+	case S_LIT:
+		if (is_name_char(c) || c == ':')
+			return S_LIT;
+		return c == ']' && s == S_LIT ? S_LIT_END : S_BAD;
+	case S_LIT_END:
+		if (c == ':')
+			return S_PORT;
+		return is_blank(c) ? S_OWS : S_BAD;
+	case S_PORT:
+		if (c >= '0' && c <= '9')
+			return S_PORT;
+		return is_blank(c) ? S_OWS : S_BAD;
+	case S_OWS: return is_blank(c) ? S_OWS : S_BAD;
+	}
+	return S_BAD;
+}
+
+uint8_t hd_host_step(uint8_t state, unsigned char c)
+{
+	uint8_t s = state & S_MASK;
+	uint8_t n = next(s, c);
+	bool host_byte = n == S_NAME || n == S_PCT1 || n == S_LIT_START;
+	return (uint8_t)(n | (state & HOST_SEEN) | (host_byte ? HOST_SEEN : 0));
+}
+
+bool hd_host_is_valid(uint8_t state, bool need_host)
+{
+	uint8_t s = state & S_MASK;
+	if (need_host && !(state & HOST_SEEN))
+		return false;
+	return s == S_START || s == S_NAME || s == S_LIT_END || s == S_PORT ||
+	       s == S_OWS;
+}
