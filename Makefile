@@ -63,7 +63,10 @@ LLHTTP_A := $(BUILD)/libllhttp.a
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 
-DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy
+# The test suites drive hellod with real clients too: curl, Python's
+# http.client, ab (apache2-utils) and h2load (nghttp2-client).
+DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy \
+            curl python3 apache2-utils nghttp2-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test install clean deps format format-check fuzz fuzz-sim chaos \

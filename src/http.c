@@ -446,6 +446,10 @@ static int on_header_value_complete(llhttp_t *parser)
 	bool chunked_only = (http->flags & HD_HTTP_F_VALUE_OK) &&
 			    http->value_len == sizeof(chunked) - 1;
 	http->flags &= (uint8_t)~HD_HTTP_F_VALUE_OK;
+	/* Any coding but a lone chunked is 400, where RFC 9112 6.1 would
+	 * have 501 for a known last chunked after an unknown coding: one
+	 * answer for every framing hellod will not parse (see
+	 * docs/http-strictness.md). */
 	if ((http->name_mask & NAME_TE) && !chunked_only)
 		return reject(http, HD_RESP_BAD_REQUEST);
 	http->name_len = 0;

@@ -404,6 +404,33 @@ const char *temp_file(const char *text)
 	return path;
 }
 
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	enum { MAX_TEXT = 1 << 20 };
+	char *text = calloc(1, MAX_TEXT + 1);
+	size_t n = fread(text, 1, MAX_TEXT, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+char *wait_for_file_text(const char *path, const char *needle, int ms)
+{
+	long long deadline = now_ms() + ms;
+	for (;;) {
+		char *text = read_text(path);
+		if (text && strstr(text, needle))
+			return text;
+		free(text);
+		if (now_ms() > deadline)
+			return NULL;
+		usleep(50 * 1000);
+	}
+}
+
 long proc_status_kb(pid_t pid, const char *key)
 {
 	char path[64], line[256];

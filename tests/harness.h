@@ -91,6 +91,10 @@ const char *header_value(const struct response *resp, const char *name,
  * buffered bytes in the reader. */
 bool peer_closed(struct reader *r, int timeout_ms);
 
+/* Waits up to ms until the file at path holds needle; returns its first
+ * MiB as text (to free), or NULL. */
+char *wait_for_file_text(const char *path, const char *needle, int ms);
+
 /* Milliseconds on a monotonic clock. */
 long long now_ms(void);
 

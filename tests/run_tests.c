@@ -21,6 +21,8 @@ int main(void)
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, integration_suite(mode));
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
+		srunner_add_suite(sr, clients_suite(mode));
+	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, robust_suite(mode));
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, attack_suite(mode));

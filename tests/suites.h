@@ -33,6 +33,10 @@ extern const struct test_mode test_modes[HD_TEST_MODE_COUNT];
 extern const char *test_mode_args;
 /* The same integration tests, against a server in the given mode. */
 Suite *integration_suite(enum hd_test_mode mode);
+/* HTTP semantics (test_semantics.c), added to each integration suite. */
+void semantics_tests_add(TCase *tc);
+/* Real clients from Debian (curl, http.client, ab, h2load). */
+Suite *clients_suite(enum hd_test_mode mode);
 /* Limits, timeouts, backpressure, fd exhaustion, in the given mode. */
 Suite *robust_suite(enum hd_test_mode mode);
 /* Attacks on the connection layer (leaks between clients, unbounded

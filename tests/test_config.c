@@ -154,6 +154,15 @@ static const struct {
 	{"max_connections 0\n", "key 'max_connections'"},
 	{"lingering_time 5ms\n", "key 'lingering_time': expected a duration"},
 	{"lingering_bytes lots\n", "key 'lingering_bytes': expected a size"},
+	/* statuses without content cannot go with a chosen body, whichever
+	 * key comes second is named */
+	{"status 204\nbody x\n", "t.conf:2: key 'body': a 204 No Content"},
+	{"body x\nstatus 304\n", "t.conf:2: key 'status': a 304 Not Modified"},
+	{"status 205\nbody_file /etc/hostname\n", "t.conf:2: key 'body_file'"},
+	/* "/" is the main route's */
+	{"health_path /\n", "key 'health_path': '/' is the main route's"},
+	{"metrics_path /\n", "key 'metrics_path': '/' is the main route's"},
+	{"echo_path /\n", "key 'echo_path': '/' is the main route's"},
 };
 
 START_TEST(rejects_bad_files_naming_line_and_key)
@@ -164,6 +173,22 @@ START_TEST(rejects_bad_files_naming_line_and_key)
 	ck_assert_msg(strstr(err, bad_files[_i].expect) != NULL,
 		      "'%s' lacks '%s'", err, bad_files[_i].expect);
 	ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+/* A bodiless status with the default body is fine: the body is left
+ * out of its responses; so is an explicitly empty one. */
+START_TEST(bodiless_status_with_default_body)
+{
+	ck_assert_int_eq(hd_config_parse_text(&cfg, "t.conf", "status 204\n",
+					      err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(cfg.status, 204);
+	ck_assert_int_eq(hd_config_parse_text(&cfg, "t.conf",
+					      "body_file /dev/null\n"
+					      "status 304\n",
+					      err, sizeof(err)),
+			 0);
 }
 END_TEST
 
@@ -323,6 +348,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, parses_a_good_file);
 	tcase_add_loop_test(tc, rejects_bad_files_naming_line_and_key, 0,
 			    sizeof(bad_files) / sizeof(bad_files[0]));
+	tcase_add_test(tc, bodiless_status_with_default_body);
 	tcase_add_test(tc, loads_files_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_loads);
 	tcase_add_test(tc, operator_keys);

@@ -246,6 +246,15 @@ static const struct {
 	{.name = "HTTP/0.9 version",
 	 .request = "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
 	 .kind = HD_RESP_VERSION},
+	{.name = "HTTP/1.2 (llhttp refuses it)",
+	 .request = "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "method llhttp does not know",
+	 .request = "FROB / HTTP/1.1\r\nHost: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
+	{.name = "whitespace before the first field",
+	 .request = "GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+	 .kind = HD_RESP_BAD_REQUEST},
 	{.name = "HTTP/3.0",
 	 .request = "GET / HTTP/3.0\r\nHost: a\r\n\r\n",
 	 .kind = HD_RESP_VERSION},
@@ -574,6 +583,9 @@ static const struct {
 	enum hd_conn_mode mode;
 	bool continue_100; /* "100 Continue" comes first */
 } answered[] = {
+	{"empty line before the request",
+	 "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", HD_RESP_MAIN, HD_MODE_KEEP,
+	 false},
 	{"absolute form", "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
 	 HD_RESP_MAIN, HD_MODE_KEEP, false},
 	{"absolute form, scheme in capitals",

@@ -360,6 +360,7 @@ Suite *integration_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, many_connections_across_workers);
 	tcase_add_test(tc, sigint_also_stops_cleanly);
 	tcase_add_test(tc, bad_flags_and_config_exit_2);
+	semantics_tests_add(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }
