@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -321,6 +322,51 @@ START_TEST(timeout_408_is_logged)
 }
 END_TEST
 
+/* max_headers 65535 is a limit like any other: the 65,536th field is
+ * 431, not a counter wrapping to 0. */
+START_TEST(max_headers_65535_holds)
+{
+	start_conf_lines("max_headers 65535\nmax_header_size 1m\n");
+	struct reader r;
+	int fd = client_open(&r, srv.port);
+	send_str(fd, "GET / HTTP/1.1\r\nHost: h\r\n");
+	char fields[4 * 1024 + 1] = "";
+	for (int i = 0; i < 1024; i++)
+		strcat(fields, "a:\r\n");
+	for (int i = 0; i < 64; i++)
+		send_str(fd, fields);
+	send_str(fd, "\r\n");
+	struct response resp;
+	ck_assert(read_response(&r, &resp, 5000));
+	ck_assert_int_eq(resp.status, 431);
+	response_free(&resp);
+	client_close(&r);
+	stop();
+}
+END_TEST
+
+/* A route on "/" could never be reached: "/" is the main route's. */
+START_TEST(special_route_on_slash_is_refused)
+{
+	char path[] = "/tmp/hellod-conf-XXXXXX";
+	int fd = mkstemp(path);
+	const char *text = "listen 127.0.0.1:0\nhealth_path /\n";
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	char cmd[256];
+	const char *bin = getenv("HELLOD_BIN");
+	snprintf(cmd, sizeof(cmd), "%s -c %s %s >/dev/null 2>&1",
+		 bin ? bin : "build/hellod", path, test_mode_args);
+	/* A server that starts would serve: bound it in time. */
+	char bounded[320];
+	snprintf(bounded, sizeof(bounded), "timeout 3 %s", cmd);
+	int status = system(bounded);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+		      "health_path / was not refused (status %d)", status);
+	unlink(path);
+}
+END_TEST
+
 void semantics_tests_add(TCase *tc)
 {
 	tcase_add_test(tc, absolute_form_is_routed_by_its_path);
@@ -336,4 +382,6 @@ void semantics_tests_add(TCase *tc)
 	tcase_add_test(tc, major_version_0_is_505);
 	tcase_add_test(tc, logged_long_target_is_414);
 	tcase_add_test(tc, timeout_408_is_logged);
+	tcase_add_test(tc, max_headers_65535_holds);
+	tcase_add_test(tc, special_route_on_slash_is_refused);
 }
