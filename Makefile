@@ -134,12 +134,16 @@ bench:
 bench-speed bench-memory bench-callgrind: bench-%:
 	$(BENCH_ENV) bench/run $*
 
+# The unit and the man page name /usr/local paths; installed copies name
+# the PREFIX and SYSCONFDIR they are installed with.
+PREFIX_SED := sed -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g'
+
 install: $(BUILD)/hellod
 	install -D -m 0755 $(BUILD)/hellod $(DESTDIR)$(PREFIX)/bin/hellod
 	install -D -m 0644 conf/hellod.conf $(DESTDIR)$(SYSCONFDIR)/hellod/hellod.conf
-	install -D -m 0644 docs/hellod.8 $(DESTDIR)$(PREFIX)/share/man/man8/hellod.8
-	sed -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g' \
-	  conf/hellod.service > $(BUILD)/hellod.service
+	$(PREFIX_SED) docs/hellod.8 > $(BUILD)/hellod.8
+	install -D -m 0644 $(BUILD)/hellod.8 $(DESTDIR)$(PREFIX)/share/man/man8/hellod.8
+	$(PREFIX_SED) conf/hellod.service > $(BUILD)/hellod.service
 	install -D -m 0644 $(BUILD)/hellod.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.service
 
 clean:

@@ -375,6 +375,52 @@ bool peer_closed(struct reader *r, int timeout_ms)
 	}
 }
 
+int run_hellod(const char *args, char *out, size_t outlen)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", server_binary(), args);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	int status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char *src_path(const char *rel)
+{
+	static char path[512];
+	const char *src = getenv("HELLOD_SRCDIR");
+	snprintf(path, sizeof(path), "%s/%s", src ? src : ".", rel);
+	return path;
+}
+
+char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 65536, len = 0, n;
+	char *text = malloc(cap + 1);
+	while (text && (n = fread(text + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *grown = realloc(text, 2 * cap + 1);
+			if (!grown) {
+				free(text);
+				text = NULL;
+				break;
+			}
+			text = grown;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (text)
+		text[len] = '\0';
+	return text;
+}
+
 const char *temp_file(const char *text)
 {
 	static char path[64];

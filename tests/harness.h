@@ -36,6 +36,14 @@ int server_stop(struct test_server *s, int timeout_ms);
  * (the --stats table, say) in out. */
 int server_stop_output(struct test_server *s, int timeout_ms, char *out,
 		       size_t outlen);
+/* Runs HELLOD_BIN with args (a shell command line's words) to its end,
+ * its stdout and stderr in out; returns the exit status (-1: killed). */
+int run_hellod(const char *args, char *out, size_t outlen);
+/* HELLOD_SRCDIR/rel (the source tree, "." when unset), in a static
+ * buffer: conf/hellod.conf, docs/hellod.8. */
+const char *src_path(const char *rel);
+/* A whole file, NUL-terminated, to free; NULL when unreadable. */
+char *slurp(const char *path);
 /* Writes text to a new temporary file; returns its path (static). */
 const char *temp_file(const char *text);
 /* Reads a "Key:   value kB" line of /proc/PID/status; -1 if missing. */

@@ -238,24 +238,12 @@ START_TEST(echo_is_off_by_default)
 }
 END_TEST
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *text = calloc(1, 65536);
-	size_t n = fread(text, 1, 65535, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
-}
-
 /* Waits until `path` contains `needle`; returns its text (to free). */
 static char *wait_for_text(const char *path, const char *needle, int ms)
 {
 	long long deadline = now_ms() + ms;
 	for (;;) {
-		char *text = read_file(path);
+		char *text = slurp(path);
 		if (text && strstr(text, needle))
 			return text;
 		free(text);
@@ -314,7 +302,7 @@ START_TEST(access_log_json)
 	ck_assert_int_eq(get(srv.port, "/", NULL), 200);
 	/* At exit the buffer is flushed too. */
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
-	char *text = read_file(path);
+	char *text = slurp(path);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_ptr_nonnull(strstr(text, "{\"time\":\""));
 	ck_assert_ptr_nonnull(
@@ -378,7 +366,7 @@ START_TEST(proxy_protocol_listener)
 			 1);
 	response_free(&resp);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
-	char *text = read_file(path);
+	char *text = slurp(path);
 	ck_assert_ptr_nonnull(strstr(text, "203.0.113.9 - - ["));
 	free(text);
 	unlink(path);
