@@ -63,7 +63,8 @@ LLHTTP_A := $(BUILD)/libllhttp.a
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 
-DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy
+DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy \
+            prometheus logrotate strace systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test install clean deps format format-check fuzz fuzz-sim chaos \

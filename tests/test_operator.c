@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -41,11 +42,34 @@ static int get(int port, const char *path, struct response *out)
 	return request(port, req, out);
 }
 
-/* The value of `name{worker="all"...}` in a metrics body, or -1. */
-static long long metric(const char *body, const char *series)
+/* The sum over workers of `name{worker="N"[,labels]}` in a metrics
+ * body (what PromQL's sum() makes of it), or -1 when no worker has the
+ * series. */
+static long long metric(const char *body, const char *name, const char *labels)
 {
-	const char *at = strstr(body, series);
-	return at ? atoll(at + strlen(series)) : -1;
+	char head[128], tail[128];
+	snprintf(head, sizeof(head), "\n%s{worker=\"", name);
+	snprintf(tail, sizeof(tail), "\"%s%s} ", labels ? "," : "",
+		 labels ? labels : "");
+	long long sum = -1;
+	for (const char *at = strstr(body, head); at;
+	     at = strstr(at + 1, head)) {
+		const char *p = at + strlen(head);
+		p += strspn(p, "0123456789");
+		if (strncmp(p, tail, strlen(tail)))
+			continue;
+		sum = (sum < 0 ? 0 : sum) + atoll(p + strlen(tail));
+	}
+	return sum;
+}
+
+/* The value of an unlabelled series `name`, or -1. */
+static double plain_metric(const char *body, const char *name)
+{
+	char head[128];
+	snprintf(head, sizeof(head), "\n%s ", name);
+	const char *at = strstr(body, head);
+	return at ? atof(at + strlen(head)) : -1;
 }
 
 /* Waits for the server process to exit; returns its status or -1. */
@@ -91,38 +115,75 @@ START_TEST(metrics_count_requests)
 			 "text/plain; version=0.0.4; charset=utf-8");
 	ck_assert_ptr_nonnull(strstr(resp.body, "# TYPE hellod_requests_total "
 						"counter\n"));
-	ck_assert_int_eq(metric(resp.body,
-				"hellod_requests_total{worker=\"all\","
-				"code=\"404\"} "),
-			 1);
-	ck_assert_int_eq(metric(resp.body,
-				"hellod_requests_total{worker=\"all\","
-				"code=\"400\"} "),
-			 1);
-	/* 7 for "/", the metrics request itself is counted after render */
-	ck_assert_int_ge(metric(resp.body,
-				"hellod_requests_total{worker=\"all\","
-				"code=\"200\"} "),
-			 7);
+	/* No worker="all" sum: sum() over every series must count once. */
+	ck_assert_ptr_null(strstr(resp.body, "worker=\"all\""));
 	ck_assert_int_eq(
-		metric(resp.body, "hellod_parse_errors_total{worker=\"all\"} "),
-		1);
+		metric(resp.body, "hellod_requests_total", "code=\"404\""), 1);
+	ck_assert_int_eq(
+		metric(resp.body, "hellod_requests_total", "code=\"400\""), 1);
+	/* 7 for "/", the metrics request itself is counted after render */
+	ck_assert_int_eq(
+		metric(resp.body, "hellod_requests_total", "code=\"200\""), 7);
+	ck_assert_int_eq(metric(resp.body, "hellod_parse_errors_total", NULL),
+			 1);
 	ck_assert_int_ge(
-		metric(resp.body,
-		       "hellod_connections_accepted_total{worker=\"all\"} "),
+		metric(resp.body, "hellod_connections_accepted_total", NULL),
 		9);
-	ck_assert_int_ge(
-		metric(resp.body, "hellod_connections_open{worker=\"0\"} "), 0);
-	ck_assert_int_gt(
-		metric(resp.body, "hellod_loop_wakeups_total{worker=\"all\"} "),
-		0);
-	ck_assert_int_gt(metric(resp.body,
-				"hellod_received_bytes_total{worker=\"all\"} "),
+	ck_assert_int_ge(metric(resp.body, "hellod_connections_open", NULL), 0);
+	ck_assert_int_gt(metric(resp.body, "hellod_loop_wakeups_total", NULL),
+			 0);
+	ck_assert_int_gt(metric(resp.body, "hellod_received_bytes_total", NULL),
 			 0);
 	ck_assert_int_eq(
-		metric(resp.body,
-		       "hellod_header_timeouts_total{worker=\"all\"} "),
-		0);
+		metric(resp.body, "hellod_header_timeouts_total", NULL), 0);
+	response_free(&resp);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
+/* The exposition as a Prometheus server reads it: a real /metrics body
+ * from a running server through `promtool check metrics` (syntax, HELP
+ * and TYPE, naming lint), and the process metrics and build info every
+ * exporter has, with values that match the process. */
+START_TEST(metrics_pass_promtool_with_process_metrics)
+{
+	server_start(&srv, "-w 2");
+	ck_assert_int_eq(get(srv.port, "/", NULL), 200);
+	struct response resp;
+	ck_assert_int_eq(get(srv.port, "/metrics", &resp), 200);
+	const char *path = temp_file(resp.body);
+	char cmd[256], out[4096];
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	int status = pclose(p);
+	unlink(path);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && n == 0,
+		      "promtool check metrics: status %d: %s", status, out);
+	char build[128];
+	snprintf(build, sizeof(build),
+		 "\nhellod_build_info{version=\"%s\",poller=\"epoll\","
+		 "trigger=\"edge\"} 1\n",
+		 HD_VERSION);
+	ck_assert_msg(strstr(resp.body, build), "no %s", build + 1);
+	/* The scrape's own connection is open while it is rendered. */
+	int fds = proc_fd_count(srv.pid);
+	double open = plain_metric(resp.body, "process_open_fds");
+	ck_assert_msg(open >= fds && open <= fds + 1, "open_fds %g, /proc %d",
+		      open, fds);
+	ck_assert(plain_metric(resp.body, "process_max_fds") >= open);
+	long rss_kb = proc_status_kb(srv.pid, "VmRSS");
+	double rss = plain_metric(resp.body, "process_resident_memory_bytes");
+	ck_assert_msg(rss > rss_kb * 1024.0 / 2 && rss < rss_kb * 1024.0 * 2,
+		      "rss %g, VmRSS %ld kB", rss, rss_kb);
+	double cpu = plain_metric(resp.body, "process_cpu_seconds_total");
+	ck_assert(cpu >= 0 && cpu < 60);
+	double start = plain_metric(resp.body, "process_start_time_seconds");
+	double now = (double)time(NULL);
+	ck_assert_msg(start > now - 30 && start <= now + 1, "start %f, now %f",
+		      start, now);
 	response_free(&resp);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
 }
@@ -361,9 +422,9 @@ START_TEST(proxy_protocol_listener)
 	ck_assert_int_eq(get(srv.port, "/", NULL), 200);
 	usleep(100 * 1000);
 	ck_assert_int_eq(get(srv.port, "/metrics", &resp), 200);
-	ck_assert_int_eq(metric(resp.body, "hellod_proxy_protocol_errors_total"
-					   "{worker=\"all\"} "),
-			 1);
+	ck_assert_int_eq(
+		metric(resp.body, "hellod_proxy_protocol_errors_total", NULL),
+		1);
 	response_free(&resp);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
 	char *text = slurp(path);
@@ -522,6 +583,7 @@ Suite *operator_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, health_answers_200);
 	tcase_add_test(tc, metrics_count_requests);
+	tcase_add_test(tc, metrics_pass_promtool_with_process_metrics);
 	tcase_add_test(tc, sigterm_drains_gracefully);
 	tcase_add_test(tc, second_sigterm_stops_at_once);
 	tcase_add_test(tc, drain_timeout_bounds_the_drain);
