@@ -85,36 +85,46 @@ static const char *const valgrind_argv[] = {"valgrind",
 #define VALGRIND_ARGC (int)(sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
 
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag);
+			 bool listen_flag, const char *wrapper);
 
 void server_start(struct test_server *s, const char *args)
 {
-	start_server(s, args, 0, true);
+	start_server(s, args, 0, true, NULL);
 }
 
 void server_start_nofile(struct test_server *s, const char *args, int nofile)
 {
-	start_server(s, args, nofile, true);
+	start_server(s, args, nofile, true, NULL);
 }
 
 void server_start_conf(struct test_server *s, const char *conf_text,
 		       const char *args)
 {
+	server_start_conf_wrapped(s, conf_text, args, NULL);
+}
+
+void server_start_conf_wrapped(struct test_server *s, const char *conf_text,
+			       const char *args, const char *wrapper)
+{
 	char all[512];
 	snprintf(all, sizeof(all), "-c %s %s", temp_file(conf_text),
 		 args ? args : "");
-	start_server(s, all, 0, false);
+	start_server(s, all, 0, false, wrapper);
 }
 
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag)
+			 bool listen_flag, const char *wrapper)
 {
-	char copy[512] = "";
-	char *argv[40 + VALGRIND_ARGC];
+	char copy[512] = "", wrap_copy[256] = "";
+	char *argv[48 + VALGRIND_ARGC];
 	int argc = 0;
-	if (server_under_valgrind())
+	if (wrapper) {
+		snprintf(wrap_copy, sizeof(wrap_copy), "%s", wrapper);
+		argc += split_args(wrap_copy, argv, 8);
+	} else if (server_under_valgrind()) {
 		for (; argc < VALGRIND_ARGC; argc++)
 			argv[argc] = (char *)valgrind_argv[argc];
+	}
 	argv[argc++] = (char *)server_binary();
 	if (listen_flag) {
 		argv[argc++] = "-l";
@@ -375,11 +385,11 @@ bool peer_closed(struct reader *r, int timeout_ms)
 	}
 }
 
-int run_hellod(const char *args, char *out, size_t outlen)
+int run_capture(const char *cmd, char *out, size_t outlen)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", server_binary(), args);
-	FILE *p = popen(cmd, "r");
+	char full[4096];
+	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	FILE *p = popen(full, "r");
 	ck_assert_ptr_nonnull(p);
 	size_t n = fread(out, 1, outlen - 1, p);
 	out[n] = '\0';
@@ -387,11 +397,21 @@ int run_hellod(const char *args, char *out, size_t outlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int run_hellod(const char *args, char *out, size_t outlen)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s %s", server_binary(), args);
+	return run_capture(cmd, out, outlen);
+}
+
 const char *src_path(const char *rel)
 {
-	static char path[512];
+	/* A few in turn, so that one call may use several. */
+	static char paths[4][512];
+	static unsigned next;
+	char *path = paths[next++ % 4];
 	const char *src = getenv("HELLOD_SRCDIR");
-	snprintf(path, sizeof(path), "%s/%s", src ? src : ".", rel);
+	snprintf(path, sizeof(paths[0]), "%s/%s", src ? src : ".", rel);
 	return path;
 }
 

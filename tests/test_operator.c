@@ -153,14 +153,10 @@ START_TEST(metrics_pass_promtool_with_process_metrics)
 	ck_assert_int_eq(get(srv.port, "/metrics", &resp), 200);
 	const char *path = temp_file(resp.body);
 	char cmd[256], out[4096];
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	int status = pclose(p);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+	int status = run_capture(cmd, out, sizeof(out));
 	unlink(path);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && n == 0,
+	ck_assert_msg(status == 0 && out[0] == '\0',
 		      "promtool check metrics: status %d: %s", status, out);
 	char build[128];
 	snprintf(build, sizeof(build),
