@@ -1,4 +1,5 @@
-# hellod — plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR.
+# hellod — plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR,
+# SYSCONFDIR, LOGROTATEDIR.
 #
 #   make            build build/hellod (optimised, warnings are errors)
 #   make run        install missing Debian packages, build, run on defaults
@@ -19,6 +20,8 @@ LDFLAGS ?=
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# logrotate reads only /etc/logrotate.d, whatever the PREFIX.
+LOGROTATEDIR ?= /etc/logrotate.d
 
 # A sanitizer build lives in its own folder so it never mixes objects
 # with the normal one: make test SANITIZE=address,undefined
@@ -146,6 +149,7 @@ install: $(BUILD)/hellod
 	install -D -m 0644 $(BUILD)/hellod.8 $(DESTDIR)$(PREFIX)/share/man/man8/hellod.8
 	$(PREFIX_SED) conf/hellod.service > $(BUILD)/hellod.service
 	install -D -m 0644 $(BUILD)/hellod.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.service
+	install -D -m 0644 conf/hellod.logrotate $(DESTDIR)$(LOGROTATEDIR)/hellod
 
 clean:
 	rm -rf build

@@ -371,6 +371,126 @@ START_TEST(access_log_json)
 }
 END_TEST
 
+/* Marks each "GET /?n=N " line of a log file in seen[]; returns the
+ * line count. A line twice, or an N out of range, counts in *bad. */
+static int count_log(const char *path, unsigned char *seen, int max, int *bad)
+{
+	char *text = slurp(path);
+	ck_assert_msg(text != NULL, "cannot read %s", path);
+	int lines = 0;
+	for (char *line = text; *line;) {
+		char *nl = strchr(line, '\n');
+		ck_assert_msg(nl != NULL, "%s ends in a partial line", path);
+		const char *at = strstr(line, "\"GET /?n=");
+		int n = at && at < nl ? atoi(at + 9) : -1;
+		if (n < 0 || n >= max || seen[n]++)
+			(*bad)++;
+		lines++;
+		line = nl + 1;
+	}
+	free(text);
+	return lines;
+}
+
+/* Pipelines `batch` requests /?n=first.. on r and reads their answers. */
+static void send_batch(struct reader *r, int first, int batch)
+{
+	char req[64 * 64];
+	size_t len = 0;
+	for (int i = 0; i < batch; i++)
+		len += (size_t)snprintf(
+			req + len, sizeof(req) - len,
+			"GET /?n=%d HTTP/1.1\r\nHost: t\r\n\r\n", first + i);
+	send_all(r->fd, req, len);
+	for (int i = 0; i < batch; i++) {
+		struct response resp;
+		ck_assert(read_response(r, &resp, 3000));
+		ck_assert_int_eq(resp.status, 200);
+		response_free(&resp);
+	}
+}
+
+/* conf/hellod.logrotate, pointed at a temporary directory, run with
+ * `logrotate -f` while two clients keep both workers busy: every request
+ * is in the rotated file or the new one, exactly once, and both have
+ * lines (the rotation happened under load and hellod reopened the log).
+ * The pid file holds hellod's pid, as pid_file will write it. */
+START_TEST(logrotate_under_load_loses_no_line)
+{
+	enum { MAX = 100000, BATCH = 32 };
+	char dir[] = "/tmp/hellod-rot-XXXXXX", conf[512], cmd[1024], out[1024];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf, sizeof(conf),
+		 "listen 127.0.0.1:0\nworkers 2\naccess_log %s/access.log\n",
+		 dir);
+	server_start_conf(&srv, conf, NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "echo %d > %s/hellod.pid && sed -e 's|/var/log/hellod|%s|' "
+		 "-e 's|/run/hellod/hellod.pid|%s/hellod.pid|' %s > "
+		 "%s/logrotate.conf && chmod 0644 %s/logrotate.conf",
+		 (int)srv.pid, dir, dir, dir, src_path("conf/hellod.logrotate"),
+		 dir, dir);
+	ck_assert_msg(run_capture(cmd, out, sizeof(out)) == 0, "%s", out);
+	struct reader clients[2];
+	client_open(&clients[0], srv.port);
+	client_open(&clients[1], srv.port);
+	pid_t rotate = 0;
+	int sent = 0, rotate_status = -1;
+	long long start = now_ms(), rotated_at = 0;
+	while (now_ms() - start < 10000) {
+		if (sent + BATCH <= MAX) {
+			send_batch(&clients[(sent / BATCH) % 2], sent, BATCH);
+			sent += BATCH;
+		} else {
+			usleep(10 * 1000); /* enough sent: wait for logrotate */
+		}
+		if (!rotate && now_ms() - start > 300) {
+			rotate = fork();
+			ck_assert_int_ge(rotate, 0);
+			if (rotate == 0) {
+				char state[64], file[64];
+				snprintf(state, sizeof(state), "%s/state", dir);
+				snprintf(file, sizeof(file),
+					 "%s/logrotate.conf", dir);
+				execlp("logrotate", "logrotate", "-f", "-s",
+				       state, file, (char *)NULL);
+				_exit(127);
+			}
+		}
+		if (rotate > 0 && !rotated_at &&
+		    waitpid(rotate, &rotate_status, WNOHANG) == rotate)
+			rotated_at = now_ms();
+		/* Load goes on a while after the reopen, into the new file. */
+		if (rotated_at && now_ms() - rotated_at > 1500)
+			break;
+	}
+	ck_assert_msg(rotated_at, "logrotate did not finish within 10 s");
+	ck_assert_msg(WIFEXITED(rotate_status) &&
+			      WEXITSTATUS(rotate_status) == 0,
+		      "logrotate: status %d", rotate_status);
+	client_close(&clients[0]);
+	client_close(&clients[1]);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0); /* flushes the logs */
+	unsigned char *seen = calloc(MAX, 1);
+	int bad = 0;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/access.log.1", dir);
+	int old_lines = count_log(path, seen, MAX, &bad);
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	int new_lines = count_log(path, seen, MAX, &bad);
+	free(seen);
+	printf("logrotate_under_load: %d requests, %d lines rotated, %d in "
+	       "the new file\n",
+	       sent, old_lines, new_lines);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_int_eq(old_lines + new_lines, sent);
+	ck_assert_int_gt(old_lines, 0);
+	ck_assert_int_gt(new_lines, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* Second listener's port, from "listening on A, 127.0.0.1:P; ...". */
 static int second_port(void)
 {
@@ -587,6 +707,7 @@ Suite *operator_suite(void)
 	tcase_add_test(tc, echo_is_off_by_default);
 	tcase_add_test(tc, access_log_common_and_reopen);
 	tcase_add_test(tc, access_log_json);
+	tcase_add_test(tc, logrotate_under_load_loses_no_line);
 	tcase_add_test(tc, proxy_protocol_listener);
 	tcase_add_test(tc, several_listeners_and_ipv6);
 	tcase_add_test(tc, custom_status_headers_and_body_file);
