@@ -138,9 +138,11 @@ bench:
 bench-speed bench-memory bench-callgrind: bench-%:
 	$(BENCH_ENV) bench/run $*
 
-# The unit and the man page name /usr/local paths; installed copies name
-# the PREFIX and SYSCONFDIR they are installed with.
-PREFIX_SED := sed -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g'
+# The unit and the man page name /usr/local and /etc/logrotate.d paths;
+# installed copies name the PREFIX, SYSCONFDIR and LOGROTATEDIR they are
+# installed with.
+PREFIX_SED := sed -e 's|/etc/logrotate.d|$(LOGROTATEDIR)|g' \
+  -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g'
 
 install: $(BUILD)/hellod
 	install -D -m 0755 $(BUILD)/hellod $(DESTDIR)$(PREFIX)/bin/hellod
