@@ -101,6 +101,16 @@ static int exchange(int port, const char *req, int answers)
 	return status;
 }
 
+/* A failing check ends the test process with exit(): the traced server,
+ * whose parent is strace, would outlive it, so it is killed then. */
+static pid_t traced_pid;
+
+static void kill_traced(void)
+{
+	if (traced_pid > 0)
+		kill(traced_pid, SIGKILL);
+}
+
 #define GET(path, extra) "GET " path " HTTP/1.1\r\nHost: t\r\n" extra "\r\n"
 
 /* Everything an operator's hellod does, under strace: start (two workers
@@ -120,6 +130,8 @@ static void trace_a_life(const char *trace)
 	struct test_server srv;
 	server_start_conf_wrapped(&srv, conf, NULL, wrapper);
 	pid_t pid = child_pid(srv.pid);
+	traced_pid = pid;
+	atexit(kill_traced);
 	int port = srv.port;
 	ck_assert_int_eq(exchange(port, GET("/", "") GET("/", ""), 2), 200);
 	ck_assert_int_eq(exchange(port, GET("/", "Connection: close\r\n"), 1),
@@ -144,6 +156,7 @@ static void trace_a_life(const char *trace)
 		usleep(20 * 1000);
 	}
 	close(srv.stderr_fd);
+	traced_pid = 0;
 	/* strace exits with the status of the command it ran */
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "hellod under strace: status %d", status);
