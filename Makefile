@@ -1,4 +1,5 @@
-# hellod — plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR.
+# hellod — plain GNU make. Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR,
+# SYSCONFDIR, LOGROTATEDIR.
 #
 #   make            build build/hellod (optimised, warnings are errors)
 #   make run        install missing Debian packages, build, run on defaults
@@ -19,6 +20,8 @@ LDFLAGS ?=
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# logrotate reads only /etc/logrotate.d, whatever the PREFIX.
+LOGROTATEDIR ?= /etc/logrotate.d
 
 # A sanitizer build lives in its own folder so it never mixes objects
 # with the normal one: make test SANITIZE=address,undefined
@@ -63,10 +66,13 @@ LLHTTP_A := $(BUILD)/libllhttp.a
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 
-# The test suites drive hellod with real clients too: curl, Python's
-# http.client, ab (apache2-utils) and h2load (nghttp2-client).
+# The test suites drive hellod with real clients too (curl, Python's
+# http.client, ab from apache2-utils, h2load from nghttp2-client), check
+# /metrics with promtool (prometheus), rotate with logrotate, and trace
+# system calls against the systemd unit's filter (strace, systemd).
 DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy \
-            curl python3 apache2-utils nghttp2-client
+            curl python3 apache2-utils nghttp2-client \
+            prometheus logrotate strace systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test install clean deps format format-check fuzz fuzz-sim chaos \
@@ -137,13 +143,20 @@ bench:
 bench-speed bench-memory bench-callgrind: bench-%:
 	$(BENCH_ENV) bench/run $*
 
+# The unit and the man page name /usr/local and /etc/logrotate.d paths;
+# installed copies name the PREFIX, SYSCONFDIR and LOGROTATEDIR they are
+# installed with.
+PREFIX_SED := sed -e 's|/etc/logrotate.d|$(LOGROTATEDIR)|g' \
+  -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g'
+
 install: $(BUILD)/hellod
 	install -D -m 0755 $(BUILD)/hellod $(DESTDIR)$(PREFIX)/bin/hellod
 	install -D -m 0644 conf/hellod.conf $(DESTDIR)$(SYSCONFDIR)/hellod/hellod.conf
-	install -D -m 0644 docs/hellod.8 $(DESTDIR)$(PREFIX)/share/man/man8/hellod.8
-	sed -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g' \
-	  conf/hellod.service > $(BUILD)/hellod.service
+	$(PREFIX_SED) docs/hellod.8 > $(BUILD)/hellod.8
+	install -D -m 0644 $(BUILD)/hellod.8 $(DESTDIR)$(PREFIX)/share/man/man8/hellod.8
+	$(PREFIX_SED) conf/hellod.service > $(BUILD)/hellod.service
 	install -D -m 0644 $(BUILD)/hellod.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.service
+	install -D -m 0644 conf/hellod.logrotate $(DESTDIR)$(LOGROTATEDIR)/hellod
 
 clean:
 	rm -rf build

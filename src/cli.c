@@ -52,6 +52,12 @@ static const struct option options[] = {
 };
 static const char short_options[] = ":c:l:w:t:p:shV";
 
+const char *hd_cli_flag_name(int i)
+{
+	int n = (int)(sizeof(options) / sizeof(options[0])) - 1;
+	return i >= 0 && i < n ? options[i].name : NULL;
+}
+
 static const char *flag_name(int opt)
 {
 	for (const struct option *o = options; o->name; o++)
@@ -76,17 +82,22 @@ static enum hd_cli_result first_pass(int argc, char **argv,
 		case 'h': fputs(usage, stdout); return HD_CLI_EXIT;
 		case 'V': printf("hellod %s\n", HD_VERSION); return HD_CLI_EXIT;
 		case ':':
-			snprintf(err, errlen, "option '%s' needs a value",
+			snprintf(err, errlen,
+				 "option '%s' needs a value (see hellod "
+				 "--help)",
 				 argv[optind - 1]);
 			return HD_CLI_ERROR;
 		case '?':
-			snprintf(err, errlen, "unknown option '%s'",
+			snprintf(err, errlen,
+				 "unknown option '%s' (see hellod --help)",
 				 argv[optind - 1]);
 			return HD_CLI_ERROR;
 		}
 	}
 	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		snprintf(err, errlen,
+			 "unexpected argument '%s' (see hellod --help)",
+			 argv[optind]);
 		return HD_CLI_ERROR;
 	}
 	return HD_CLI_RUN;
@@ -114,6 +125,18 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 	return 0;
 }
 
+/* Every flag but -c, -h and -V sets the config key of its name with '_'
+ * for '-'; errors found across keys then name the flag. */
+static void note_flag(struct hd_config *cfg, int opt)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "%s", flag_name(opt));
+	for (char *p = key; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	hd_config_note_flag(cfg, key);
+}
+
 enum hd_cli_result hd_cli_parse(int argc, char **argv, struct hd_config *cfg,
 				char *err, size_t errlen)
 {
@@ -139,6 +162,7 @@ enum hd_cli_result hd_cli_parse(int argc, char **argv, struct hd_config *cfg,
 			snprintf(err, errlen, "--%s: %s", flag_name(opt), msg);
 			return HD_CLI_ERROR;
 		}
+		note_flag(cfg, opt);
 	}
 	if (hd_config_finish(cfg, err, errlen))
 		return HD_CLI_ERROR;

@@ -188,7 +188,8 @@ int hd_config_set_listen(struct hd_config *cfg, const char *value, char *err,
 static int parse_listen_addr(struct hd_config *cfg, const char *value,
 			     char *err, size_t errlen)
 {
-	struct hd_listen_spec spec = {0};
+	struct hd_listen_spec spec;
+	memset(&spec, 0, sizeof(spec)); /* padding too: configs compare whole */
 	const char *colon;
 	size_t hostlen;
 	if (value[0] == '[') {
@@ -283,6 +284,8 @@ static bool status_takes_body(int status)
 	return hd_status_framing(status) == HD_FRAMING_BODY;
 }
 
+static bool body_was_chosen(const struct hd_config *cfg);
+
 static int refuse_body_for_status(const struct hd_config *cfg, char *err,
 				  size_t errlen)
 {
@@ -300,7 +303,8 @@ static int set_status(struct hd_config *cfg, const char *value, char *err,
 		return fail(err, errlen, "expected a status 200..599, got '%s'",
 			    value);
 	cfg->status = (int)n;
-	if (cfg->body_set && cfg->body_len && !status_takes_body(cfg->status))
+	if (body_was_chosen(cfg) && cfg->body_len &&
+	    !status_takes_body(cfg->status))
 		return refuse_body_for_status(cfg, err, errlen);
 	return 0;
 }
@@ -312,7 +316,6 @@ static int take_body(struct hd_config *cfg, char *body, size_t len, char *err,
 	free(cfg->body);
 	cfg->body = body;
 	cfg->body_len = len;
-	cfg->body_set = true;
 	if (len && !status_takes_body(cfg->status))
 		return refuse_body_for_status(cfg, err, errlen);
 	return 0;
@@ -763,12 +766,40 @@ static const struct {
 	{"read_size", hd_config_set_read_size},
 };
 
-static setter_fn find_setter(const char *key)
+_Static_assert(sizeof(keys) / sizeof(keys[0]) == HD_CONFIG_KEYS,
+	       "HD_CONFIG_KEYS in config.h must count the keys table");
+
+const char *hd_config_key_name(int i)
 {
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	return i >= 0 && i < HD_CONFIG_KEYS ? keys[i].key : NULL;
+}
+
+/* The key's index in keys[], or -1. */
+static int find_key(const char *key)
+{
+	for (int i = 0; i < HD_CONFIG_KEYS; i++)
 		if (!strcmp(keys[i].key, key))
-			return keys[i].set;
-	return NULL;
+			return i;
+	return -1;
+}
+
+/* Set by the file (or a flag), not defaulted. */
+static bool key_was_set(const struct hd_config *cfg, const char *key)
+{
+	int i = find_key(key);
+	return i >= 0 && cfg->origin[i].line != 0;
+}
+
+static bool body_was_chosen(const struct hd_config *cfg)
+{
+	return key_was_set(cfg, "body") || key_was_set(cfg, "body_file");
+}
+
+void hd_config_note_flag(struct hd_config *cfg, const char *key)
+{
+	int i = find_key(key);
+	if (i >= 0)
+		cfg->origin[i] = (struct hd_config_origin){NULL, HD_FROM_FLAG};
 }
 
 static char *trim(char *s)
@@ -796,16 +827,16 @@ static int parse_line(struct hd_config *cfg, char *line, bool *listen_seen,
 		*value++ = '\0';
 	value = trim(value);
 	*bad_key = key;
-	setter_fn set = find_setter(key);
-	if (!set)
+	int k = find_key(key);
+	if (k < 0)
 		return fail(msg, msglen, "unknown key");
 	if (*value == '\0')
 		return fail(msg, msglen, "missing value");
-	if (set == hd_config_set_listen && !*listen_seen) {
+	if (keys[k].set == hd_config_set_listen && !*listen_seen) {
 		cfg->listen_count = 0;
 		*listen_seen = true;
 	}
-	return set(cfg, value, msg, msglen);
+	return keys[k].set(cfg, value, msg, msglen);
 }
 
 int hd_config_parse_text(struct hd_config *cfg, const char *name,
@@ -832,6 +863,10 @@ int hd_config_parse_text(struct hd_config *cfg, const char *name,
 			rc = -1;
 			break;
 		}
+		int k = *bad_key ? find_key(bad_key) : -1;
+		if (k >= 0)
+			cfg->origin[k] =
+				(struct hd_config_origin){name, lineno};
 	}
 	free(copy);
 	return rc;
@@ -888,32 +923,79 @@ out_free:
 	return rc;
 }
 
+/* Of two keys in conflict, the one set last: a flag beats a file line, a
+ * later line an earlier one, anything the default. */
+static int set_last(const struct hd_config *cfg, int a, int b)
+{
+	int la = cfg->origin[a].line, lb = cfg->origin[b].line;
+	if (la == HD_FROM_FLAG || lb == HD_FROM_FLAG)
+		return la == HD_FROM_FLAG ? a : b;
+	return la >= lb ? a : b;
+}
+
+/* A conflict found after parsing, as one line that names where key k was
+ * set: "FILE:LINE: key 'KEY': ...", "--FLAG: ..." or "key 'KEY': ...". */
+static int conflict(const struct hd_config *cfg, int k, char *err,
+		    size_t errlen, const char *fmt, ...)
+{
+	char where[HD_ERRLEN], msg[HD_ERRLEN];
+	const struct hd_config_origin *o = &cfg->origin[k];
+	if (o->line == HD_FROM_FLAG) {
+		snprintf(where, sizeof(where), "--%s", keys[k].key);
+		for (char *p = where; *p; p++)
+			if (*p == '_')
+				*p = '-';
+	} else if (o->line > 0 && o->file) {
+		snprintf(where, sizeof(where), "%s:%d: key '%s'", o->file,
+			 o->line, keys[k].key);
+	} else {
+		snprintf(where, sizeof(where), "key '%s'", keys[k].key);
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return fail(err, errlen, "%s: %s", where, msg);
+}
+
 int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen)
 {
 	/* poll and select only know level triggering: they get it unless the
 	 * user asked for edge explicitly, which is an error. */
 	if (cfg->poller != HD_POLLER_EPOLL) {
 		if (cfg->trigger_set && cfg->trigger == HD_TRIGGER_EDGE)
-			return fail(err, errlen,
-				    "poller '%s' is level-triggered only: use "
-				    "'trigger level' with it",
-				    hd_poller_name(cfg->poller));
+			return conflict(cfg, find_key("trigger"), err, errlen,
+					"'edge' is not available with poller "
+					"'%s', which is level-triggered only: "
+					"use 'level' or leave trigger unset",
+					hd_poller_name(cfg->poller));
 		cfg->trigger = HD_TRIGGER_LEVEL;
 	}
 	if (cfg->listen_count == 0)
-		return fail(err, errlen, "no listen address");
+		return conflict(cfg, find_key("listen"), err, errlen,
+				"no listen address");
 	if (cfg->drain_timeout_ms < cfg->drain_grace_ms)
-		return fail(err, errlen,
-			    "drain_timeout (%ums) is shorter than drain_grace "
-			    "(%ums)",
-			    cfg->drain_timeout_ms, cfg->drain_grace_ms);
+		return conflict(cfg,
+				set_last(cfg, find_key("drain_timeout"),
+					 find_key("drain_grace")),
+				err, errlen,
+				"drain_timeout (%ums) is shorter than "
+				"drain_grace (%ums)",
+				cfg->drain_timeout_ms, cfg->drain_grace_ms);
 	const char *paths[] = {cfg->health_path, cfg->metrics_path,
 			       cfg->echo_path};
+	const char *path_keys[] = {"health_path", "metrics_path", "echo_path"};
 	for (int i = 0; i < 3; i++)
-		for (int j = i + 1; j < 3; j++)
-			if (paths[i][0] && !strcmp(paths[i], paths[j]))
-				return fail(err, errlen,
-					    "path '%s' is used by two routes",
-					    paths[i]);
+		for (int j = i + 1; j < 3; j++) {
+			if (!paths[i][0] || strcmp(paths[i], paths[j]))
+				continue;
+			int a = find_key(path_keys[i]),
+			    b = find_key(path_keys[j]);
+			int last = set_last(cfg, a, b);
+			return conflict(cfg, last, err, errlen,
+					"path '%s' is used by two routes (%s "
+					"too)",
+					paths[i], keys[last == a ? b : a].key);
+		}
 	return 0;
 }

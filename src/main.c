@@ -152,8 +152,7 @@ int main(int argc, char **argv)
 	enum hd_cli_result r = hd_cli_parse(argc, argv, &cfg, err, sizeof(err));
 	if (r != HD_CLI_RUN) {
 		if (r == HD_CLI_ERROR)
-			fprintf(stderr, "hellod: %s\n(try 'hellod --help')\n",
-				err);
+			fprintf(stderr, "hellod: %s\n", err); /* one line */
 		hd_config_free(&cfg);
 		return r == HD_CLI_ERROR ? 2 : 0;
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hellod/proc_metrics.h"
 #include "hellod/worker.h"
 
 void hd_metrics_publish(struct hd_worker *w)
@@ -90,29 +91,25 @@ static uint64_t load(const struct hd_worker *w, int id)
 				    memory_order_relaxed);
 }
 
-/* One metric family: HELP, TYPE, a line per worker, the sum. */
+/* One metric family: HELP, TYPE, a line per worker. No line sums the
+ * workers: PromQL's sum() over every series would count it twice. */
 static int render_family(struct hd_worker *const *workers, int count, int id,
 			 const char *name, const char *type, const char *help,
 			 struct hd_buf *out)
 {
 	char line[256];
-	uint64_t sum = 0;
 	int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n",
 			 name, help, name, type);
 	if (hd_buf_append(out, line, (size_t)n))
 		return -1;
 	for (int i = 0; i < count; i++) {
-		uint64_t v = load(workers[i], id);
-		sum += v;
 		n = snprintf(line, sizeof(line),
 			     "%s{worker=\"%d\"} %" PRIu64 "\n", name,
-			     workers[i]->id, v);
+			     workers[i]->id, load(workers[i], id));
 		if (hd_buf_append(out, line, (size_t)n))
 			return -1;
 	}
-	n = snprintf(line, sizeof(line), "%s{worker=\"all\"} %" PRIu64 "\n",
-		     name, sum);
-	return hd_buf_append(out, line, (size_t)n);
+	return 0;
 }
 
 /* Sums a worker's answers by status code: several kinds share a code. */
@@ -147,8 +144,6 @@ static int render_requests(struct hd_worker *const *workers, int count,
 			   struct hd_buf *out)
 {
 	enum { MAX_CODES = HD_RESP_KIND_COUNT + 2 };
-	int all_codes[MAX_CODES], all_distinct = 0;
-	uint64_t all_counts[MAX_CODES];
 	char line[256];
 	const char *name = "hellod_requests_total";
 	int n = snprintf(line, sizeof(line),
@@ -168,32 +163,35 @@ static int render_requests(struct hd_worker *const *workers, int count,
 				     name, workers[i]->id, codes[c], counts[c]);
 			if (hd_buf_append(out, line, (size_t)n))
 				return -1;
-			if (i == 0) {
-				all_codes[c] = codes[c];
-				all_counts[c] = 0;
-				all_distinct = distinct;
-			}
-			all_counts[c] += counts[c];
 		}
 	}
-	for (int c = 0; c < all_distinct; c++) {
-		n = snprintf(line, sizeof(line),
-			     "%s{worker=\"all\",code=\"%d\"} %" PRIu64 "\n",
-			     name, all_codes[c], all_counts[c]);
-		if (hd_buf_append(out, line, (size_t)n))
-			return -1;
-	}
 	return 0;
+}
+
+/* A constant 1 whose labels say what runs, the usual *_build_info. */
+static int render_build_info(const struct hd_config *cfg, struct hd_buf *out)
+{
+	char line[256];
+	const char *name = "hellod_build_info";
+	int n = snprintf(line, sizeof(line),
+			 "# HELP %s hellod's version and the poller and "
+			 "trigger it runs with.\n# TYPE %s gauge\n"
+			 "%s{version=\"%s\",poller=\"%s\",trigger=\"%s\"} 1\n",
+			 name, name, name, HD_VERSION,
+			 hd_poller_name(cfg->poller),
+			 hd_trigger_name(cfg->trigger));
+	return hd_buf_append(out, line, (size_t)n);
 }
 
 int hd_metrics_render(struct hd_worker *const *workers, int count,
 		      struct hd_buf *out)
 {
-	if (render_requests(workers, count, out))
+	if (count < 1 || render_build_info(workers[0]->cfg, out) ||
+	    render_requests(workers, count, out))
 		return -1;
 	for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++)
 		if (render_family(workers, count, series[i].id, series[i].name,
 				  series[i].type, series[i].help, out))
 			return -1;
-	return 0;
+	return hd_proc_metrics_render(out);
 }

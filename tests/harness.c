@@ -85,36 +85,46 @@ static const char *const valgrind_argv[] = {"valgrind",
 #define VALGRIND_ARGC (int)(sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
 
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag);
+			 bool listen_flag, const char *wrapper);
 
 void server_start(struct test_server *s, const char *args)
 {
-	start_server(s, args, 0, true);
+	start_server(s, args, 0, true, NULL);
 }
 
 void server_start_nofile(struct test_server *s, const char *args, int nofile)
 {
-	start_server(s, args, nofile, true);
+	start_server(s, args, nofile, true, NULL);
 }
 
 void server_start_conf(struct test_server *s, const char *conf_text,
 		       const char *args)
 {
+	server_start_conf_wrapped(s, conf_text, args, NULL);
+}
+
+void server_start_conf_wrapped(struct test_server *s, const char *conf_text,
+			       const char *args, const char *wrapper)
+{
 	char all[512];
 	snprintf(all, sizeof(all), "-c %s %s", temp_file(conf_text),
 		 args ? args : "");
-	start_server(s, all, 0, false);
+	start_server(s, all, 0, false, wrapper);
 }
 
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag)
+			 bool listen_flag, const char *wrapper)
 {
-	char copy[512] = "";
-	char *argv[40 + VALGRIND_ARGC];
+	char copy[512] = "", wrap_copy[256] = "";
+	char *argv[48 + VALGRIND_ARGC];
 	int argc = 0;
-	if (server_under_valgrind())
+	if (wrapper) {
+		snprintf(wrap_copy, sizeof(wrap_copy), "%s", wrapper);
+		argc += split_args(wrap_copy, argv, 8);
+	} else if (server_under_valgrind()) {
 		for (; argc < VALGRIND_ARGC; argc++)
 			argv[argc] = (char *)valgrind_argv[argc];
+	}
 	argv[argc++] = (char *)server_binary();
 	if (listen_flag) {
 		argv[argc++] = "-l";
@@ -393,6 +403,62 @@ bool peer_closed(struct reader *r, int timeout_ms)
 	}
 }
 
+int run_capture(const char *cmd, char *out, size_t outlen)
+{
+	char full[4096];
+	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	FILE *p = popen(full, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	int status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run_hellod(const char *args, char *out, size_t outlen)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s %s", server_binary(), args);
+	return run_capture(cmd, out, outlen);
+}
+
+const char *src_path(const char *rel)
+{
+	/* A few in turn, so that one call may use several. */
+	static char paths[4][512];
+	static unsigned next;
+	char *path = paths[next++ % 4];
+	const char *src = getenv("HELLOD_SRCDIR");
+	snprintf(path, sizeof(paths[0]), "%s/%s", src ? src : ".", rel);
+	return path;
+}
+
+char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 65536, len = 0, n;
+	char *text = malloc(cap + 1);
+	while (text && (n = fread(text + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *grown = realloc(text, 2 * cap + 1);
+			if (!grown) {
+				free(text);
+				text = NULL;
+				break;
+			}
+			text = grown;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (text)
+		text[len] = '\0';
+	return text;
+}
+
 const char *temp_file(const char *text)
 {
 	static char path[64];
@@ -404,24 +470,11 @@ const char *temp_file(const char *text)
 	return path;
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	enum { MAX_TEXT = 1 << 20 };
-	char *text = calloc(1, MAX_TEXT + 1);
-	size_t n = fread(text, 1, MAX_TEXT, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
-}
-
 char *wait_for_file_text(const char *path, const char *needle, int ms)
 {
 	long long deadline = now_ms() + ms;
 	for (;;) {
-		char *text = read_text(path);
+		char *text = slurp(path);
 		if (text && strstr(text, needle))
 			return text;
 		free(text);

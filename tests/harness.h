@@ -29,6 +29,11 @@ void server_start_nofile(struct test_server *s, const char *args, int nofile);
  * must be 127.0.0.1 for s->port. */
 void server_start_conf(struct test_server *s, const char *conf_text,
 		       const char *args);
+/* server_start_conf with the command run under the words of `wrapper`
+ * ("strace -f -o FILE", say) instead of valgrind: s->pid is the
+ * wrapper's, not the server's. */
+void server_start_conf_wrapped(struct test_server *s, const char *conf_text,
+			       const char *args, const char *wrapper);
 /* True when the server runs under valgrind (slow: tests relax timing). */
 bool server_under_valgrind(void);
 /* SIGINT, then waits up to timeout_ms; returns the exit status, or -1
@@ -38,6 +43,17 @@ int server_stop(struct test_server *s, int timeout_ms);
  * (the --stats table, say) in out. */
 int server_stop_output(struct test_server *s, int timeout_ms, char *out,
 		       size_t outlen);
+/* Runs a shell command to its end, its stdout and stderr in out;
+ * returns the exit status (-1: killed by a signal). */
+int run_capture(const char *cmd, char *out, size_t outlen);
+/* Runs HELLOD_BIN with args (a shell command line's words) to its end,
+ * its stdout and stderr in out; returns the exit status (-1: killed). */
+int run_hellod(const char *args, char *out, size_t outlen);
+/* HELLOD_SRCDIR/rel (the source tree, "." when unset), in one of four
+ * static buffers used in turn: conf/hellod.conf, docs/hellod.8. */
+const char *src_path(const char *rel);
+/* A whole file, NUL-terminated, to free; NULL when unreadable. */
+char *slurp(const char *path);
 /* Writes text to a new temporary file; returns its path (static). */
 const char *temp_file(const char *text);
 /* Reads a "Key:   value kB" line of /proc/PID/status; -1 if missing. */
@@ -91,8 +107,8 @@ const char *header_value(const struct response *resp, const char *name,
  * buffered bytes in the reader. */
 bool peer_closed(struct reader *r, int timeout_ms);
 
-/* Waits up to ms until the file at path holds needle; returns its first
- * MiB as text (to free), or NULL. */
+/* Waits up to ms until the file at path holds needle; returns its text
+ * (slurp's, to free), or NULL. */
 char *wait_for_file_text(const char *path, const char *needle, int ms);
 
 /* Milliseconds on a monotonic clock. */

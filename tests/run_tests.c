@@ -35,6 +35,7 @@ int main(void)
 		printf("SKIPPED: haproxy suite (haproxy is not installed; "
 		       "'make deps' installs it)\n");
 	srunner_add_suite(sr, teaching_suite());
+	srunner_add_suite(sr, systemd_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -16,6 +16,7 @@ Suite *haproxy_suite(void);
 Suite *timer_suite(void);
 Suite *teaching_suite(void);
 Suite *sim_suite(void);
+Suite *systemd_suite(void);
 enum hd_test_mode {
 	HD_TEST_EPOLL_EDGE,
 	HD_TEST_EPOLL_LEVEL,

@@ -1,5 +1,6 @@
 /* test_config.c — tests for src/config.c and src/cli.c */
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 static struct hd_config cfg;
 static char err[HD_ERRLEN];
+static enum hd_cli_result parse_argv(int argc, const char **argv);
 
 static void setup(void)
 {
@@ -208,12 +210,196 @@ END_TEST
 
 START_TEST(shipped_config_file_loads)
 {
-	const char *src = getenv("HELLOD_SRCDIR");
-	char path[512];
-	snprintf(path, sizeof(path), "%s/conf/hellod.conf", src ? src : ".");
+	const char *path = src_path("conf/hellod.conf");
 	ck_assert_msg(hd_config_load_file(&cfg, path, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_msg(hd_config_finish(&cfg, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+/* conf/hellod.conf says "without -c, hellod runs on exactly these
+ * defaults": loading it must change nothing at all. The whole struct is
+ * compared (both start zeroed, setters write fields only), so a field
+ * added later is covered too; only where values came from and the body's
+ * heap pointer may differ. */
+START_TEST(shipped_config_equals_the_defaults)
+{
+	struct hd_config loaded;
+	ck_assert_int_eq(hd_config_defaults(&loaded), 0);
+	const char *path = src_path("conf/hellod.conf");
+	ck_assert_msg(hd_config_load_file(&loaded, path, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(loaded.body_len, cfg.body_len);
+	ck_assert_int_eq(memcmp(loaded.body, cfg.body, cfg.body_len), 0);
+	char *body = loaded.body;
+	loaded.body = cfg.body;
+	memset(loaded.origin, 0, sizeof(loaded.origin));
+	memset(cfg.origin, 0, sizeof(cfg.origin));
+	const unsigned char *a = (const void *)&loaded, *b = (const void *)&cfg;
+	size_t at = 0;
+	while (at < sizeof(cfg) && a[at] == b[at])
+		at++;
+	loaded.body = body;
+	hd_config_free(&loaded);
+	ck_assert_msg(at == sizeof(cfg),
+		      "conf/hellod.conf differs from the defaults at byte %zu "
+		      "of struct hd_config (trigger_set is at %zu)",
+		      at, offsetof(struct hd_config, trigger_set));
+}
+END_TEST
+
+/* A line of `text` that starts with `word` (after "# " when commented),
+ * followed by a blank or the end of the line. */
+static bool has_line_starting(const char *text, const char *prefix,
+			      const char *word)
+{
+	char want[128];
+	size_t n = (size_t)snprintf(want, sizeof(want), "\n%s%s", prefix, word);
+	for (const char *at = strstr(text, want); at; at = strstr(at + 1, want))
+		if (strchr(" \n", at[n]))
+			return true;
+	return false;
+}
+
+/* Every key of the parser's own table is in conf/hellod.conf (set, or
+ * commented out with its default) and in the man page's CONFIGURATION. */
+START_TEST(every_key_is_documented)
+{
+	char *conf = slurp(src_path("conf/hellod.conf"));
+	char *man = slurp(src_path("docs/hellod.8"));
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_nonnull(man);
+	for (int i = 0; i < HD_CONFIG_KEYS; i++) {
+		const char *key = hd_config_key_name(i);
+		ck_assert_ptr_nonnull(key);
+		ck_assert_msg(has_line_starting(conf, "", key) ||
+				      has_line_starting(conf, "# ", key),
+			      "key '%s' is not in conf/hellod.conf", key);
+		ck_assert_msg(has_line_starting(man, ".B ", key),
+			      "key '%s' has no '.B %s' in docs/hellod.8", key,
+			      key);
+	}
+	ck_assert_ptr_null(hd_config_key_name(HD_CONFIG_KEYS));
+	free(conf);
+	free(man);
+}
+END_TEST
+
+/* Every long flag of cli.c's table is named in conf/hellod.conf's
+ * header and in the man page (roff writes '-' as "\-"). */
+START_TEST(every_flag_is_documented)
+{
+	char *conf = slurp(src_path("conf/hellod.conf"));
+	char *man = slurp(src_path("docs/hellod.8"));
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_nonnull(man);
+	int count = 0;
+	for (const char *flag; (flag = hd_cli_flag_name(count)) != NULL;
+	     count++) {
+		char plain[64], roff[128] = "\\-\\-";
+		snprintf(plain, sizeof(plain), "--%s", flag);
+		for (const char *p = flag; *p; p++) {
+			size_t n = strlen(roff);
+			if (*p == '-')
+				snprintf(roff + n, sizeof(roff) - n, "\\-");
+			else
+				snprintf(roff + n, sizeof(roff) - n, "%c", *p);
+		}
+		ck_assert_msg(strstr(conf, plain) != NULL,
+			      "%s is not in conf/hellod.conf", plain);
+		ck_assert_msg(strstr(man, roff) != NULL,
+			      "%s (%s) is not in docs/hellod.8", plain, roff);
+	}
+	ck_assert_int_ge(count, 11);
+	free(conf);
+	free(man);
+}
+END_TEST
+
+/* The shipped file leaves trigger unset, so another poller works with it
+ * (an explicit "trigger edge" made --poller poll exit 2). */
+START_TEST(shipped_config_starts_with_poll)
+{
+	struct test_server srv;
+	char args[600];
+	snprintf(args, sizeof(args), "-c %s --poller poll -w 1",
+		 src_path("conf/hellod.conf"));
+	server_start(&srv, args);
+	ck_assert_ptr_nonnull(strstr(srv.banner, "trigger level, poller poll"));
+	struct reader r;
+	struct response resp;
+	client_open(&r, srv.port);
+	send_str(r.fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert(read_response(&r, &resp, 3000));
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+	client_close(&r);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
+/* Checks across keys, after parsing, name the file, line and key of the
+ * value set last, or its flag, like the errors found while parsing. */
+START_TEST(cross_key_errors_name_file_line_and_key)
+{
+	const char *text = "drain_timeout 2s\n# x\ndrain_grace 3s\n";
+	ck_assert_int_eq(
+		hd_config_parse_text(&cfg, "t.conf", text, err, sizeof(err)),
+		0);
+	ck_assert_int_eq(hd_config_finish(&cfg, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "t.conf:3: key 'drain_grace': drain_timeout "
+			      "(2000ms) is shorter than drain_grace (3000ms)");
+	text = "echo_path /x\nmetrics_path /x\ndrain_grace 1s\n";
+	ck_assert_int_eq(
+		hd_config_parse_text(&cfg, "u.conf", text, err, sizeof(err)),
+		0);
+	ck_assert_int_eq(hd_config_finish(&cfg, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "u.conf:2: key 'metrics_path': path '/x' is "
+			      "used by two routes (echo_path too)");
+	const char *conf = temp_file("trigger edge\n");
+	const char *argv[] = {"hellod", "-c", conf, "--poller", "poll", NULL};
+	ck_assert_int_eq(parse_argv(5, argv), HD_CLI_ERROR);
+	char expect[HD_ERRLEN];
+	snprintf(expect, sizeof(expect),
+		 "%s:1: key 'trigger': 'edge' is not available with poller "
+		 "'poll', which is level-triggered only: use 'level' or leave "
+		 "trigger unset",
+		 conf);
+	ck_assert_str_eq(err, expect);
+	const char *flags[] = {"hellod", "-p", "select", "-t", "edge", NULL};
+	ck_assert_int_eq(parse_argv(5, flags), HD_CLI_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "--trigger: 'edge' is not"));
+	unlink(conf);
+}
+END_TEST
+
+/* What the binary prints for a bad file: exactly one line, "hellod: "
+ * and the file, line and key, for a parse error and a cross-key one. */
+START_TEST(config_error_is_one_line_on_stderr)
+{
+	static const struct {
+		const char *text, *expect;
+	} cases[] = {
+		{"workers 1\nbogus_key 1\n",
+		 "%s:2: key 'bogus_key': unknown key"},
+		{"poller poll\ntrigger edge\n",
+		 "%s:2: key 'trigger': 'edge' is not available with poller "
+		 "'poll', which is level-triggered only: use 'level' or leave "
+		 "trigger unset"},
+		{"drain_grace 1m\n", "%s:1: key 'drain_grace': drain_timeout "
+				     "(15000ms) is shorter than drain_grace "
+				     "(60000ms)"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = temp_file(cases[i].text);
+		char args[128], out[1024], want[512], line[400];
+		snprintf(args, sizeof(args), "-c %s", path);
+		snprintf(line, sizeof(line), cases[i].expect, path);
+		snprintf(want, sizeof(want), "hellod: %s\n", line);
+		ck_assert_int_eq(run_hellod(args, out, sizeof(out)), 2);
+		ck_assert_str_eq(out, want);
+		unlink(path);
+	}
 }
 END_TEST
 
@@ -351,6 +537,12 @@ Suite *config_suite(void)
 	tcase_add_test(tc, bodiless_status_with_default_body);
 	tcase_add_test(tc, loads_files_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_loads);
+	tcase_add_test(tc, shipped_config_equals_the_defaults);
+	tcase_add_test(tc, every_key_is_documented);
+	tcase_add_test(tc, every_flag_is_documented);
+	tcase_add_test(tc, shipped_config_starts_with_poll);
+	tcase_add_test(tc, cross_key_errors_name_file_line_and_key);
+	tcase_add_test(tc, config_error_is_one_line_on_stderr);
 	tcase_add_test(tc, operator_keys);
 	tcase_add_test(tc, poll_and_select_default_to_level);
 	tcase_add_test(tc, flags_override_the_file);

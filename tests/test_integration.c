@@ -298,26 +298,12 @@ START_TEST(sigint_also_stops_cleanly)
 }
 END_TEST
 
-static int run_and_wait(const char *args, char *errbuf, size_t errlen)
-{
-	char cmd[512];
-	const char *bin = getenv("HELLOD_BIN");
-	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", bin ? bin : "build/hellod",
-		 args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(errbuf, 1, errlen - 1, p);
-	errbuf[n] = '\0';
-	int status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 START_TEST(bad_flags_and_config_exit_2)
 {
 	char out[1024];
-	ck_assert_int_eq(run_and_wait("--workers nope", out, sizeof(out)), 2);
+	ck_assert_int_eq(run_hellod("--workers nope", out, sizeof(out)), 2);
 	ck_assert_ptr_nonnull(strstr(out, "--workers"));
-	ck_assert_int_eq(run_and_wait("--no-such-flag", out, sizeof(out)), 2);
+	ck_assert_int_eq(run_hellod("--no-such-flag", out, sizeof(out)), 2);
 	char path[] = "/tmp/hellod-bad-XXXXXX";
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
@@ -326,12 +312,12 @@ START_TEST(bad_flags_and_config_exit_2)
 	close(fd);
 	char args[128];
 	snprintf(args, sizeof(args), "-c %s", path);
-	ck_assert_int_eq(run_and_wait(args, out, sizeof(out)), 2);
+	ck_assert_int_eq(run_hellod(args, out, sizeof(out)), 2);
 	char expect[128];
 	snprintf(expect, sizeof(expect), "%s:3: key 'bogus_key'", path);
 	ck_assert_msg(strstr(out, expect) != NULL, "got '%s'", out);
 	unlink(path);
-	ck_assert_int_eq(run_and_wait("--version", out, sizeof(out)), 0);
+	ck_assert_int_eq(run_hellod("--version", out, sizeof(out)), 0);
 	ck_assert_ptr_nonnull(strstr(out, "hellod "));
 }
 END_TEST

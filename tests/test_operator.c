@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -41,11 +42,34 @@ static int get(int port, const char *path, struct response *out)
 	return request(port, req, out);
 }
 
-/* The value of `name{worker="all"...}` in a metrics body, or -1. */
-static long long metric(const char *body, const char *series)
+/* The sum over workers of `name{worker="N"[,labels]}` in a metrics
+ * body (what PromQL's sum() makes of it), or -1 when no worker has the
+ * series. */
+static long long metric(const char *body, const char *name, const char *labels)
 {
-	const char *at = strstr(body, series);
-	return at ? atoll(at + strlen(series)) : -1;
+	char head[128], tail[128];
+	snprintf(head, sizeof(head), "\n%s{worker=\"", name);
+	snprintf(tail, sizeof(tail), "\"%s%s} ", labels ? "," : "",
+		 labels ? labels : "");
+	long long sum = -1;
+	for (const char *at = strstr(body, head); at;
+	     at = strstr(at + 1, head)) {
+		const char *p = at + strlen(head);
+		p += strspn(p, "0123456789");
+		if (strncmp(p, tail, strlen(tail)))
+			continue;
+		sum = (sum < 0 ? 0 : sum) + atoll(p + strlen(tail));
+	}
+	return sum;
+}
+
+/* The value of an unlabelled series `name`, or -1. */
+static double plain_metric(const char *body, const char *name)
+{
+	char head[128];
+	snprintf(head, sizeof(head), "\n%s ", name);
+	const char *at = strstr(body, head);
+	return at ? atof(at + strlen(head)) : -1;
 }
 
 /* Waits for the server process to exit; returns its status or -1. */
@@ -91,38 +115,71 @@ START_TEST(metrics_count_requests)
 			 "text/plain; version=0.0.4; charset=utf-8");
 	ck_assert_ptr_nonnull(strstr(resp.body, "# TYPE hellod_requests_total "
 						"counter\n"));
-	ck_assert_int_eq(metric(resp.body,
-				"hellod_requests_total{worker=\"all\","
-				"code=\"404\"} "),
-			 1);
-	ck_assert_int_eq(metric(resp.body,
-				"hellod_requests_total{worker=\"all\","
-				"code=\"400\"} "),
-			 1);
-	/* 7 for "/", the metrics request itself is counted after render */
-	ck_assert_int_ge(metric(resp.body,
-				"hellod_requests_total{worker=\"all\","
-				"code=\"200\"} "),
-			 7);
+	/* No worker="all" sum: sum() over every series must count once. */
+	ck_assert_ptr_null(strstr(resp.body, "worker=\"all\""));
 	ck_assert_int_eq(
-		metric(resp.body, "hellod_parse_errors_total{worker=\"all\"} "),
-		1);
+		metric(resp.body, "hellod_requests_total", "code=\"404\""), 1);
+	ck_assert_int_eq(
+		metric(resp.body, "hellod_requests_total", "code=\"400\""), 1);
+	/* 7 for "/", the metrics request itself is counted after render */
+	ck_assert_int_eq(
+		metric(resp.body, "hellod_requests_total", "code=\"200\""), 7);
+	ck_assert_int_eq(metric(resp.body, "hellod_parse_errors_total", NULL),
+			 1);
 	ck_assert_int_ge(
-		metric(resp.body,
-		       "hellod_connections_accepted_total{worker=\"all\"} "),
+		metric(resp.body, "hellod_connections_accepted_total", NULL),
 		9);
-	ck_assert_int_ge(
-		metric(resp.body, "hellod_connections_open{worker=\"0\"} "), 0);
-	ck_assert_int_gt(
-		metric(resp.body, "hellod_loop_wakeups_total{worker=\"all\"} "),
-		0);
-	ck_assert_int_gt(metric(resp.body,
-				"hellod_received_bytes_total{worker=\"all\"} "),
+	ck_assert_int_ge(metric(resp.body, "hellod_connections_open", NULL), 0);
+	ck_assert_int_gt(metric(resp.body, "hellod_loop_wakeups_total", NULL),
+			 0);
+	ck_assert_int_gt(metric(resp.body, "hellod_received_bytes_total", NULL),
 			 0);
 	ck_assert_int_eq(
-		metric(resp.body,
-		       "hellod_header_timeouts_total{worker=\"all\"} "),
-		0);
+		metric(resp.body, "hellod_header_timeouts_total", NULL), 0);
+	response_free(&resp);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
+/* The exposition as a Prometheus server reads it: a real /metrics body
+ * from a running server through `promtool check metrics` (syntax, HELP
+ * and TYPE, naming lint), and the process metrics and build info every
+ * exporter has, with values that match the process. */
+START_TEST(metrics_pass_promtool_with_process_metrics)
+{
+	server_start(&srv, "-w 2");
+	ck_assert_int_eq(get(srv.port, "/", NULL), 200);
+	struct response resp;
+	ck_assert_int_eq(get(srv.port, "/metrics", &resp), 200);
+	const char *path = temp_file(resp.body);
+	char cmd[256], out[4096];
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+	int status = run_capture(cmd, out, sizeof(out));
+	unlink(path);
+	ck_assert_msg(status == 0 && out[0] == '\0',
+		      "promtool check metrics: status %d: %s", status, out);
+	char build[128];
+	snprintf(build, sizeof(build),
+		 "\nhellod_build_info{version=\"%s\",poller=\"epoll\","
+		 "trigger=\"edge\"} 1\n",
+		 HD_VERSION);
+	ck_assert_msg(strstr(resp.body, build), "no %s", build + 1);
+	/* The scrape's own connection is open while it is rendered. */
+	int fds = proc_fd_count(srv.pid);
+	double open = plain_metric(resp.body, "process_open_fds");
+	ck_assert_msg(open >= fds && open <= fds + 1, "open_fds %g, /proc %d",
+		      open, fds);
+	ck_assert(plain_metric(resp.body, "process_max_fds") >= open);
+	long rss_kb = proc_status_kb(srv.pid, "VmRSS");
+	double rss = plain_metric(resp.body, "process_resident_memory_bytes");
+	ck_assert_msg(rss > rss_kb * 1024.0 / 2 && rss < rss_kb * 1024.0 * 2,
+		      "rss %g, VmRSS %ld kB", rss, rss_kb);
+	double cpu = plain_metric(resp.body, "process_cpu_seconds_total");
+	ck_assert(cpu >= 0 && cpu < 60);
+	double start = plain_metric(resp.body, "process_start_time_seconds");
+	double now = (double)time(NULL);
+	ck_assert_msg(start > now - 30 && start <= now + 1, "start %f, now %f",
+		      start, now);
 	response_free(&resp);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
 }
@@ -238,33 +295,6 @@ START_TEST(echo_is_off_by_default)
 }
 END_TEST
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *text = calloc(1, 65536);
-	size_t n = fread(text, 1, 65535, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
-}
-
-/* Waits until `path` contains `needle`; returns its text (to free). */
-static char *wait_for_text(const char *path, const char *needle, int ms)
-{
-	long long deadline = now_ms() + ms;
-	for (;;) {
-		char *text = read_file(path);
-		if (text && strstr(text, needle))
-			return text;
-		free(text);
-		if (now_ms() > deadline)
-			return NULL;
-		usleep(50 * 1000);
-	}
-}
-
 START_TEST(access_log_common_and_reopen)
 {
 	char path[] = "/tmp/hellod-log-XXXXXX", moved[64], conf[256];
@@ -277,10 +307,10 @@ START_TEST(access_log_common_and_reopen)
 	ck_assert_int_eq(get(srv.port, "/missing", NULL), 404);
 	/* Buffered, but out within about a second. The two requests may
 	 * have met different workers, each flushing on its own. */
-	char *text = wait_for_text(path, "/missing", 3000);
+	char *text = wait_for_file_text(path, "/missing", 3000);
 	ck_assert_msg(text != NULL, "no log line within 3 s");
 	free(text);
-	text = wait_for_text(path, "/?q=", 3000);
+	text = wait_for_file_text(path, "/?q=", 3000);
 	ck_assert_msg(text != NULL, "no log line within 3 s");
 	ck_assert_ptr_nonnull(strstr(text, "127.0.0.1 - - ["));
 	ck_assert_ptr_nonnull(
@@ -293,7 +323,7 @@ START_TEST(access_log_common_and_reopen)
 	kill(srv.pid, SIGUSR1);
 	usleep(200 * 1000);
 	ck_assert_int_eq(get(srv.port, "/after-rotate", NULL), 404);
-	text = wait_for_text(path, "/after-rotate", 3000);
+	text = wait_for_file_text(path, "/after-rotate", 3000);
 	ck_assert_msg(text != NULL, "no line in the reopened log");
 	ck_assert_ptr_null(strstr(text, "/missing"));
 	free(text);
@@ -314,7 +344,7 @@ START_TEST(access_log_json)
 	ck_assert_int_eq(get(srv.port, "/", NULL), 200);
 	/* At exit the buffer is flushed too. */
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
-	char *text = read_file(path);
+	char *text = slurp(path);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_ptr_nonnull(strstr(text, "{\"time\":\""));
 	ck_assert_ptr_nonnull(
@@ -323,6 +353,129 @@ START_TEST(access_log_json)
 			     "\"HTTP/1.1\",\"status\":200,\"bytes\":13}\n"));
 	free(text);
 	unlink(path);
+}
+END_TEST
+
+/* Marks each "GET /?n=N " line of a log file in seen[]; returns the
+ * line count. A line twice, or an N out of range, counts in *bad. */
+static int count_log(const char *path, unsigned char *seen, int max, int *bad)
+{
+	char *text = slurp(path);
+	ck_assert_msg(text != NULL, "cannot read %s", path);
+	int lines = 0;
+	for (char *line = text; *line;) {
+		char *nl = strchr(line, '\n');
+		ck_assert_msg(nl != NULL, "%s ends in a partial line", path);
+		/* One line at a time: ASan's strstr measures all it is given,
+		 * which over the whole rest of the file made this quadratic. */
+		*nl = '\0';
+		const char *at = strstr(line, "\"GET /?n=");
+		int n = at ? atoi(at + 9) : -1;
+		if (n < 0 || n >= max || seen[n]++)
+			(*bad)++;
+		lines++;
+		line = nl + 1;
+	}
+	free(text);
+	return lines;
+}
+
+/* Pipelines `batch` requests /?n=first.. on r and reads their answers. */
+static void send_batch(struct reader *r, int first, int batch)
+{
+	char req[64 * 64];
+	size_t len = 0;
+	for (int i = 0; i < batch; i++)
+		len += (size_t)snprintf(
+			req + len, sizeof(req) - len,
+			"GET /?n=%d HTTP/1.1\r\nHost: t\r\n\r\n", first + i);
+	send_all(r->fd, req, len);
+	for (int i = 0; i < batch; i++) {
+		struct response resp;
+		ck_assert(read_response(r, &resp, 3000));
+		ck_assert_int_eq(resp.status, 200);
+		response_free(&resp);
+	}
+}
+
+/* conf/hellod.logrotate, pointed at a temporary directory, run with
+ * `logrotate -f` while two clients keep both workers busy: every request
+ * is in the rotated file or the new one, exactly once, and both have
+ * lines (the rotation happened under load and hellod reopened the log).
+ * The pid file holds hellod's pid, as pid_file will write it. */
+START_TEST(logrotate_under_load_loses_no_line)
+{
+	enum { MAX = 100000, BATCH = 32 };
+	char dir[] = "/tmp/hellod-rot-XXXXXX", conf[512], cmd[1024], out[1024];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf, sizeof(conf),
+		 "listen 127.0.0.1:0\nworkers 2\naccess_log %s/access.log\n",
+		 dir);
+	server_start_conf(&srv, conf, NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "echo %d > %s/hellod.pid && sed -e 's|/var/log/hellod|%s|' "
+		 "-e 's|/run/hellod/hellod.pid|%s/hellod.pid|' %s > "
+		 "%s/logrotate.conf && chmod 0644 %s/logrotate.conf",
+		 (int)srv.pid, dir, dir, dir, src_path("conf/hellod.logrotate"),
+		 dir, dir);
+	ck_assert_msg(run_capture(cmd, out, sizeof(out)) == 0, "%s", out);
+	struct reader clients[2];
+	client_open(&clients[0], srv.port);
+	client_open(&clients[1], srv.port);
+	pid_t rotate = 0;
+	int sent = 0, rotate_status = -1;
+	long long start = now_ms(), rotated_at = 0;
+	while (now_ms() - start < 10000) {
+		if (sent + BATCH <= MAX) {
+			send_batch(&clients[(sent / BATCH) % 2], sent, BATCH);
+			sent += BATCH;
+		} else {
+			usleep(10 * 1000); /* enough sent: wait for logrotate */
+		}
+		if (!rotate && now_ms() - start > 300) {
+			rotate = fork();
+			ck_assert_int_ge(rotate, 0);
+			if (rotate == 0) {
+				char state[64], file[64];
+				snprintf(state, sizeof(state), "%s/state", dir);
+				snprintf(file, sizeof(file),
+					 "%s/logrotate.conf", dir);
+				execlp("logrotate", "logrotate", "-f", "-s",
+				       state, file, (char *)NULL);
+				_exit(127);
+			}
+		}
+		if (rotate > 0 && !rotated_at &&
+		    waitpid(rotate, &rotate_status, WNOHANG) == rotate)
+			rotated_at = now_ms();
+		/* Load goes on a while after the reopen, into the new file. */
+		if (rotated_at && now_ms() - rotated_at > 1500)
+			break;
+	}
+	ck_assert_msg(rotated_at, "logrotate did not finish within 10 s");
+	ck_assert_msg(WIFEXITED(rotate_status) &&
+			      WEXITSTATUS(rotate_status) == 0,
+		      "logrotate: status %d", rotate_status);
+	client_close(&clients[0]);
+	client_close(&clients[1]);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0); /* flushes the logs */
+	unsigned char *seen = calloc(MAX, 1);
+	int bad = 0;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/access.log.1", dir);
+	int old_lines = count_log(path, seen, MAX, &bad);
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	int new_lines = count_log(path, seen, MAX, &bad);
+	free(seen);
+	printf("logrotate_under_load: %d requests, %d lines rotated, %d in "
+	       "the new file\n",
+	       sent, old_lines, new_lines);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_int_eq(old_lines + new_lines, sent);
+	ck_assert_int_gt(old_lines, 0);
+	ck_assert_int_gt(new_lines, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -373,12 +526,12 @@ START_TEST(proxy_protocol_listener)
 	ck_assert_int_eq(get(srv.port, "/", NULL), 200);
 	usleep(100 * 1000);
 	ck_assert_int_eq(get(srv.port, "/metrics", &resp), 200);
-	ck_assert_int_eq(metric(resp.body, "hellod_proxy_protocol_errors_total"
-					   "{worker=\"all\"} "),
-			 1);
+	ck_assert_int_eq(
+		metric(resp.body, "hellod_proxy_protocol_errors_total", NULL),
+		1);
 	response_free(&resp);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
-	char *text = read_file(path);
+	char *text = slurp(path);
 	ck_assert_ptr_nonnull(strstr(text, "203.0.113.9 - - ["));
 	free(text);
 	unlink(path);
@@ -534,6 +687,7 @@ Suite *operator_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, health_answers_200);
 	tcase_add_test(tc, metrics_count_requests);
+	tcase_add_test(tc, metrics_pass_promtool_with_process_metrics);
 	tcase_add_test(tc, sigterm_drains_gracefully);
 	tcase_add_test(tc, second_sigterm_stops_at_once);
 	tcase_add_test(tc, drain_timeout_bounds_the_drain);
@@ -541,6 +695,7 @@ Suite *operator_suite(void)
 	tcase_add_test(tc, echo_is_off_by_default);
 	tcase_add_test(tc, access_log_common_and_reopen);
 	tcase_add_test(tc, access_log_json);
+	tcase_add_test(tc, logrotate_under_load_loses_no_line);
 	tcase_add_test(tc, proxy_protocol_listener);
 	tcase_add_test(tc, several_listeners_and_ipv6);
 	tcase_add_test(tc, custom_status_headers_and_body_file);

@@ -17,4 +17,8 @@ enum hd_cli_result {
 enum hd_cli_result hd_cli_parse(int argc, char **argv, struct hd_config *cfg,
 				char *err, size_t errlen);
 
+/* The long flags ("config", "read-once", ...), i from 0; NULL past the
+ * last (for tests that check each is documented). */
+const char *hd_cli_flag_name(int i);
+
 #endif

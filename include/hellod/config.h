@@ -27,6 +27,18 @@ struct hd_listen_spec {
 
 enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
 
+/* Keys the file parser knows (hd_config_key_name lists them). */
+#define HD_CONFIG_KEYS 33
+
+/* Where a key's value came from, so that a check across keys after
+ * parsing (hd_config_finish) can name the file, line and key, or the
+ * flag, like an error found while parsing. */
+struct hd_config_origin {
+	const char *file; /* the name given to the parser; NULL: none */
+	int line;	  /* > 0: that line of file; HD_FROM_FLAG; 0: default */
+};
+#define HD_FROM_FLAG (-1)
+
 #define HD_PATH_MAX 128
 
 struct hd_config {
@@ -39,7 +51,6 @@ struct hd_config {
 	int status; /* status of the configured response */
 	char *body; /* heap, body_len bytes, may hold NULs */
 	size_t body_len;
-	bool body_set; /* by 'body' or 'body_file', not defaulted */
 	char content_type[128];
 	char server_name[64];
 	bool catch_all; /* every path answers the body, not only "/" */
@@ -74,6 +85,8 @@ struct hd_config {
 	bool read_once;	  /* one read per readiness event, not until drained */
 	bool accept_once; /* one accept per readiness event */
 	size_t read_size; /* bytes asked of each read() */
+	/* Per key of hd_config_key_name, where its value was set. */
+	struct hd_config_origin origin[HD_CONFIG_KEYS];
 };
 
 /* Fills cfg with the embedded defaults. Returns 0, or -ENOMEM. */
@@ -81,7 +94,8 @@ int hd_config_defaults(struct hd_config *cfg);
 void hd_config_free(struct hd_config *cfg);
 
 /* Applies the settings in `text` (the contents of `name`) on top of cfg.
- * Returns 0, or -1 with one line in err. */
+ * cfg keeps the pointer `name` (for hd_config_finish's errors): it must
+ * outlive cfg. Returns 0, or -1 with one line in err. */
 int hd_config_parse_text(struct hd_config *cfg, const char *name,
 			 const char *text, char *err, size_t errlen);
 /* Reads and applies a config file. Returns 0, or -1 with one line in err. */
@@ -102,10 +116,17 @@ int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
 			    size_t errlen);
 
+/* Records that the command line set `key` (a hd_config_key_name). */
+void hd_config_note_flag(struct hd_config *cfg, const char *key);
+
 /* Resolves defaults that depend on other keys and checks combinations the
  * single setters cannot see. Call once, after the file and the flags.
- * Returns 0, or -1 with one line in err. */
+ * Returns 0, or -1 with one line in err naming the key that was set last
+ * of those in conflict, as "FILE:LINE: key 'KEY': ..." or "--FLAG: ...". */
 int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen);
+
+/* The keys of the file, in the parser's order: i < HD_CONFIG_KEYS. */
+const char *hd_config_key_name(int i);
 
 const char *hd_trigger_name(enum hd_trigger trigger);
 const char *hd_poller_name(enum hd_poller_kind kind);

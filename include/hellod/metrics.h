@@ -51,8 +51,9 @@ struct hd_worker;
 /* Copies w's counters into w's snapshot; only w's thread calls it. */
 void hd_metrics_publish(struct hd_worker *w);
 /* Renders every worker's snapshot in the Prometheus text format, one
- * series per worker (worker="N") and their sum (worker="all"). Returns 0,
- * or -1 when out of memory. */
+ * series per worker (worker="N") and no sum of them (sum() in PromQL
+ * makes it), then hellod_build_info and the process_* metrics. Returns
+ * 0, or -1 when out of memory. */
 int hd_metrics_render(struct hd_worker *const *workers, int count,
 		      struct hd_buf *out);
 

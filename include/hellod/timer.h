@@ -10,8 +10,10 @@
  * timer is moved lazily when its old slot comes due. Only a deadline
  * that moves earlier relinks at once.
  *
- * Timers fire at or after their deadline, never before: up to two ticks
- * late. Time is the caller's: a monotonic clock in milliseconds.
+ * Timers fire at or after their deadline, never before: at most two ticks
+ * (100 ms) late, one for rounding the deadline up to a tick and one for
+ * the tick the clock is in when it is armed (tests/test_timer.c). Time is the
+ * caller's: a monotonic clock in milliseconds.
  */
 #ifndef HELLOD_TIMER_H
 #define HELLOD_TIMER_H
