@@ -120,15 +120,25 @@ int hd_answer_request(struct hd_http_ctx *ctx, struct hd_http *http,
 		if (kind == HD_ROUTE_METRICS || kind == HD_ROUTE_ECHO)
 			return answer_dynamic(ctx, http, kind, mode, out);
 	}
-	enum hd_resp_kind kind = fixed_kind(ctx, http);
-	const struct hd_response *r =
-		hd_responses_get(ctx->responses, kind, mode);
+	/* A `route` line's answer, or a fixed kind's. */
+	const struct hd_response *r;
+	uint64_t *counter;
+	if (http->route != HD_ROUTE_NONE &&
+	    ctx->routes[http->route].kind == HD_ROUTE_STATIC) {
+		int answer = ctx->routes[http->route].answer;
+		r = hd_responses_route(ctx->responses, answer, mode);
+		counter = &ctx->answered_route[answer];
+	} else {
+		enum hd_resp_kind kind = fixed_kind(ctx, http);
+		r = hd_responses_get(ctx->responses, kind, mode);
+		counter = &ctx->answered[kind];
+	}
 	bool head = http->parser.method == HTTP_HEAD;
 	size_t len = head ? r->head_len : r->total_len;
 	if (hd_buf_append(out, r->bytes, len))
 		return -1;
+	(*counter)++;
 	ctx->requests++;
-	ctx->answered[kind]++;
 	if (ctx->log)
 		log_answer(ctx, http, status_of(r),
 			   head ? 0 : r->total_len - r->head_len);

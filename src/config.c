@@ -66,6 +66,11 @@ void hd_config_free(struct hd_config *cfg)
 	cfg->body = NULL;
 	free(cfg->extra_headers);
 	cfg->extra_headers = NULL;
+	for (int i = 0; i < cfg->route_count; i++) {
+		free(cfg->routes[i].body);
+		cfg->routes[i].body = NULL;
+	}
+	cfg->route_count = 0;
 }
 
 const char *hd_trigger_name(enum hd_trigger trigger)
@@ -321,16 +326,16 @@ static int take_body(struct hd_config *cfg, char *body, size_t len, char *err,
 	return 0;
 }
 
-/* The body is the rest of the line; \n, \r, \t and \\ are unescaped so a
- * multi-line body fits on one config line. */
-static int set_body(struct hd_config *cfg, const char *value, char *err,
-		    size_t errlen)
+/* A body given on a config line: \n, \r, \t and \\ are unescaped so a
+ * multi-line body fits on one line. Sets *out (heap) and *len. */
+static int unescape_body(const char *value, char **out, size_t *len, char *err,
+			 size_t errlen)
 {
 	size_t n = strlen(value);
 	char *body = malloc(n + 1);
 	if (!body)
 		return fail(err, errlen, "out of memory");
-	size_t len = 0;
+	size_t used = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = value[i];
 		if (c == '\\' && i + 1 < n) {
@@ -347,9 +352,45 @@ static int set_body(struct hd_config *cfg, const char *value, char *err,
 					    e);
 			}
 		}
-		body[len++] = c;
+		body[used++] = c;
 	}
-	body[len] = '\0';
+	body[used] = '\0';
+	*out = body;
+	*len = used;
+	return 0;
+}
+
+/* A body read from a file, once, at load time (at most 1 MiB). */
+static int read_body_file(const char *path, char **out, size_t *len, char *err,
+			  size_t errlen)
+{
+	enum { MAX_BODY_FILE = 1 << 20 };
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return fail(err, errlen, "cannot open '%s': %s", path,
+			    strerror(errno));
+	char *body = malloc(MAX_BODY_FILE + 1);
+	size_t n = body ? fread(body, 1, MAX_BODY_FILE + 1, f) : 0;
+	bool bad = !body || ferror(f) || n > MAX_BODY_FILE;
+	fclose(f);
+	if (bad) {
+		free(body);
+		return fail(err, errlen, "'%s': unreadable or over 1 MiB",
+			    path);
+	}
+	*out = body;
+	*len = n;
+	return 0;
+}
+
+/* The body is the rest of the line (see unescape_body). */
+static int set_body(struct hd_config *cfg, const char *value, char *err,
+		    size_t errlen)
+{
+	char *body;
+	size_t len;
+	if (unescape_body(value, &body, &len, err, errlen))
+		return -1;
 	return take_body(cfg, body, len, err, errlen);
 }
 
@@ -432,19 +473,16 @@ static int parse_duration_ms(const char *value, unsigned max_ms, unsigned *out)
 	return 0;
 }
 
-/* A route path: "off", or an absolute path without blanks or controls. */
-static int set_path(char *dst, const char *value, char *err, size_t errlen)
+/* An absolute path without blanks, controls, '?' or '#'; "/" only when
+ * root_ok ("/" exactly is the main route's). */
+static int check_path(const char *value, bool root_ok, char *err, size_t errlen)
 {
-	if (!strcmp(value, "off")) {
-		dst[0] = '\0';
-		return 0;
-	}
 	if (value[0] != '/' || strlen(value) >= HD_PATH_MAX)
 		return fail(err, errlen,
-			    "expected 'off' or a path starting with '/' "
-			    "(under %d bytes), got '%s'",
+			    "expected a path starting with '/' (under %d "
+			    "bytes), got '%s'",
 			    HD_PATH_MAX, value);
-	if (!strcmp(value, "/"))
+	if (!root_ok && !strcmp(value, "/"))
 		return fail(err, errlen,
 			    "'/' is the main route's path (body, status, "
 			    "content_type); choose another");
@@ -454,7 +492,92 @@ static int set_path(char *dst, const char *value, char *err, size_t errlen)
 				    "path '%s' has a blank, control, '?' or "
 				    "'#'",
 				    value);
+	return 0;
+}
+
+/* A special route's path: "off", or a path (check_path). */
+static int set_path(char *dst, const char *value, char *err, size_t errlen)
+{
+	if (!strcmp(value, "off")) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (value[0] != '/')
+		return fail(err, errlen,
+			    "expected 'off' or a path starting with '/', got "
+			    "'%s'",
+			    value);
+	if (check_path(value, false, err, errlen))
+		return -1;
 	strcpy(dst, value);
+	return 0;
+}
+
+/* The next blank-separated word of *p into out (cut to outlen - 1);
+ * *p moves past it and the blanks after. Returns the word's length. */
+static size_t next_word(const char **p, char *out, size_t outlen)
+{
+	size_t n = strcspn(*p, " \t");
+	snprintf(out, outlen, "%.*s", (int)n, *p);
+	*p += n;
+	*p += strspn(*p, " \t");
+	return n;
+}
+
+/* "route PATH[*] STATUS [TYPE [BODY | @FILE]]": a fixed answer for PATH,
+ * or, with a trailing '*', for every path that starts with PATH (the
+ * longest such prefix wins; an exact route beats any prefix). BODY is
+ * the rest of the line, unescaped like `body`; "@FILE" reads it from
+ * FILE. A 204, 205 or 304 route takes neither TYPE nor BODY. */
+static int set_route(struct hd_config *cfg, const char *value, char *err,
+		     size_t errlen)
+{
+	if (cfg->route_count >= HD_MAX_STATIC_ROUTES)
+		return fail(err, errlen, "at most %d routes",
+			    HD_MAX_STATIC_ROUTES);
+	struct hd_route_spec r = {.status = 200, .content_type = "text/plain"};
+	char path[HD_PATH_MAX + 1], status[16], type[sizeof(r.content_type)];
+	const char *p = value;
+	size_t path_len = next_word(&p, path, sizeof(path));
+	long code;
+	if (!next_word(&p, status, sizeof(status)) ||
+	    parse_long(status, 200, 599, &code))
+		return fail(err, errlen,
+			    "expected PATH STATUS [TYPE [BODY]], STATUS "
+			    "200..599, got '%s'",
+			    value);
+	r.status = (int)code;
+	r.prefix = path_len > 1 && path[path_len - 1] == '*';
+	if (r.prefix)
+		path[path_len - 1] = '\0';
+	if (path_len >= HD_PATH_MAX)
+		return fail(err, errlen, "path longer than %d bytes",
+			    HD_PATH_MAX - 1);
+	if (check_path(path, r.prefix, err, errlen))
+		return -1;
+	strcpy(r.path, path);
+	for (int i = 0; i < cfg->route_count; i++)
+		if (!strcmp(cfg->routes[i].path, r.path) &&
+		    cfg->routes[i].prefix == r.prefix)
+			return fail(err, errlen, "route '%s%s' is given twice",
+				    r.path, r.prefix ? "*" : "");
+	bool has_type = next_word(&p, type, sizeof(type)) > 0;
+	if (has_type &&
+	    set_header_string(r.content_type, sizeof(r.content_type), type, err,
+			      errlen))
+		return -1;
+	if (!status_takes_body(r.status) && (has_type || *p))
+		return fail(err, errlen,
+			    "a %d %s response carries no content: give it no "
+			    "type or body",
+			    r.status, hd_status_reason(r.status));
+	int rc = *p == '@'
+			 ? read_body_file(p + 1, &r.body, &r.body_len, err,
+					  errlen)
+			 : unescape_body(p, &r.body, &r.body_len, err, errlen);
+	if (rc)
+		return -1;
+	cfg->routes[cfg->route_count++] = r;
 	return 0;
 }
 
@@ -577,21 +700,11 @@ static int set_header(struct hd_config *cfg, const char *value, char *err,
 static int set_body_file(struct hd_config *cfg, const char *value, char *err,
 			 size_t errlen)
 {
-	enum { MAX_BODY_FILE = 1 << 20 };
-	FILE *f = fopen(value, "rb");
-	if (!f)
-		return fail(err, errlen, "cannot open '%s': %s", value,
-			    strerror(errno));
-	char *body = malloc(MAX_BODY_FILE + 1);
-	size_t n = body ? fread(body, 1, MAX_BODY_FILE + 1, f) : 0;
-	bool bad = !body || ferror(f) || n > MAX_BODY_FILE;
-	fclose(f);
-	if (bad) {
-		free(body);
-		return fail(err, errlen, "'%s': unreadable or over 1 MiB",
-			    value);
-	}
-	return take_body(cfg, body, n, err, errlen);
+	char *body;
+	size_t len;
+	if (read_body_file(value, &body, &len, err, errlen))
+		return -1;
+	return take_body(cfg, body, len, err, errlen);
 }
 
 /* A size key: n bytes with an optional k, m or g suffix, within bounds. */
@@ -751,6 +864,7 @@ static const struct {
 	{"access_log_format", set_access_log_format},
 	{"header", set_header},
 	{"body_file", set_body_file},
+	{"route", set_route},
 	{"max_uri", set_max_uri},
 	{"max_header_size", set_max_header_size},
 	{"max_headers", set_max_headers},
@@ -997,5 +1111,14 @@ int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen)
 					"too)",
 					paths[i], keys[last == a ? b : a].key);
 		}
+	for (int r = 0; r < cfg->route_count; r++)
+		for (int i = 0; i < 3; i++)
+			if (!cfg->routes[r].prefix &&
+			    !strcmp(cfg->routes[r].path, paths[i]))
+				return conflict(cfg, find_key("route"), err,
+						errlen,
+						"path '%s' is used by two "
+						"routes (%s too)",
+						paths[i], path_keys[i]);
 	return 0;
 }

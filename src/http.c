@@ -121,20 +121,27 @@ static int on_message_begin(llhttp_t *parser)
 	http->host_count = 0;
 	http->route_mask = ctx->route_mask_all;
 	http->route = HD_ROUTE_NONE;
+	http->prefix_route = HD_ROUTE_NONE;
 	http->body_bytes = 0;
 	return 0;
 }
 
 /* Narrows the set of routes whose path matches the path so far by one
- * byte: the path may arrive in pieces, so the match is kept per byte. */
+ * byte: the path may arrive in pieces, so the match is kept per byte.
+ * Only routes still in the mask are looked at, so once every route has
+ * missed a byte costs a test of the mask. A prefix route whose whole
+ * path has matched is remembered; later ones are longer. */
 static void match_path_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
 			    char c)
 {
-	for (unsigned r = 0; r < ctx->route_count; r++) {
+	for (uint32_t m = http->route_mask; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctz(m);
 		const struct hd_route *route = &ctx->routes[r];
 		if (http->url_len >= route->path_len ||
 		    route->path[http->url_len] != c)
-			http->route_mask &= (uint8_t) ~(1u << r);
+			http->route_mask &= ~(1u << r);
+		else if (route->prefix && http->url_len + 1u == route->path_len)
+			http->prefix_route = (uint8_t)r;
 	}
 	http->url_len++;
 }
@@ -258,12 +265,16 @@ static int on_url_complete(llhttp_t *parser)
 			return reject(http, HD_RESP_BAD_REQUEST);
 		break;
 	}
-	for (unsigned r = 0; r < ctx->route_count; r++)
-		if ((http->route_mask & (1u << r)) &&
+	for (uint32_t m = http->route_mask; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctz(m);
+		if (!ctx->routes[r].prefix &&
 		    ctx->routes[r].path_len == http->url_len) {
 			http->route = (uint8_t)r;
 			break;
 		}
+	}
+	if (http->route == HD_ROUTE_NONE)
+		http->route = http->prefix_route;
 	/* The target ends with a line feed; echo appends headers after. */
 	if (is_echo(http, ctx))
 		return capture(http, ctx, "\n", 1);
@@ -565,17 +576,23 @@ void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
 	ctx->max_capture = 64 * 1024;
 	ctx->server_name = cfg->server_name;
 	ctx->extra_headers = cfg->extra_headers;
-	hd_http_ctx_add_route(ctx, "/", HD_ROUTE_MAIN);
+	hd_http_ctx_add_route(ctx, "/", HD_ROUTE_MAIN, false, 0);
 	if (cfg->health_path[0])
-		hd_http_ctx_add_route(ctx, cfg->health_path, HD_ROUTE_HEALTH);
+		hd_http_ctx_add_route(ctx, cfg->health_path, HD_ROUTE_HEALTH,
+				      false, 0);
 	if (cfg->metrics_path[0])
-		hd_http_ctx_add_route(ctx, cfg->metrics_path, HD_ROUTE_METRICS);
+		hd_http_ctx_add_route(ctx, cfg->metrics_path, HD_ROUTE_METRICS,
+				      false, 0);
 	if (cfg->echo_path[0])
-		hd_http_ctx_add_route(ctx, cfg->echo_path, HD_ROUTE_ECHO);
+		hd_http_ctx_add_route(ctx, cfg->echo_path, HD_ROUTE_ECHO, false,
+				      0);
+	for (int i = 0; i < cfg->route_count; i++)
+		hd_http_ctx_add_route(ctx, cfg->routes[i].path, HD_ROUTE_STATIC,
+				      cfg->routes[i].prefix, i);
 }
 
 int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
-			  enum hd_route_kind kind)
+			  enum hd_route_kind kind, bool prefix, int answer)
 {
 	if (ctx->route_count >= HD_MAX_ROUTES)
 		return -1;
@@ -583,10 +600,12 @@ int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
 	ctx->routes[index] =
 		(struct hd_route){.path = path,
 				  .path_len = (uint16_t)strlen(path),
-				  .kind = (uint8_t)kind};
-	ctx->route_mask_all |= (uint8_t)(1u << index);
+				  .kind = (uint8_t)kind,
+				  .prefix = prefix,
+				  .answer = (uint8_t)answer};
+	ctx->route_mask_all |= 1u << index;
 	if (kind == HD_ROUTE_ECHO)
-		ctx->echo_mask |= (uint8_t)(1u << index);
+		ctx->echo_mask |= 1u << index;
 	return index;
 }
 

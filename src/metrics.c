@@ -36,6 +36,8 @@ void hd_metrics_publish(struct hd_worker *w)
 	v[HD_CTR_TIMEOUTS_WRITE] = st->timeouts_write;
 	for (int k = 0; k < HD_RESP_KIND_COUNT; k++)
 		v[HD_CTR_ANSWERED + k] = w->loop.http.answered[k];
+	for (int i = 0; i < HD_MAX_STATIC_ROUTES; i++)
+		v[HD_CTR_ROUTE_ANSWERED + i] = w->loop.http.answered_route[i];
 	for (int i = 0; i < HD_CTR_COUNT; i++)
 		atomic_store_explicit(&w->snapshot.value[i], v[i],
 				      memory_order_relaxed);
@@ -113,37 +115,42 @@ static int render_family(struct hd_worker *const *workers, int count, int id,
 }
 
 /* Sums a worker's answers by status code: several kinds share a code. */
+/* Adds v answers of status code to the distinct codes seen so far. */
+static void add_code(int code, uint64_t v, int *codes, uint64_t *counts,
+		     int *distinct)
+{
+	int j = 0;
+	while (j < *distinct && codes[j] != code)
+		j++;
+	if (j == *distinct) {
+		codes[j] = code;
+		counts[(*distinct)++] = 0;
+	}
+	counts[j] += v;
+}
+
+/* Sums a worker's answers by status code: several kinds and routes
+ * share a code. */
 static int codes_of(const struct hd_worker *w, int *codes, uint64_t *counts)
 {
 	int distinct = 0;
-	for (int k = 0; k <= HD_RESP_KIND_COUNT + 1; k++) {
-		int code;
-		uint64_t v;
-		if (k < HD_RESP_KIND_COUNT) {
-			code = hd_resp_kind_status(w->cfg, k);
-			v = load(w, HD_CTR_ANSWERED + k);
-		} else {
-			code = k == HD_RESP_KIND_COUNT ? 200 : 500;
-			v = load(w, k == HD_RESP_KIND_COUNT
-					    ? HD_CTR_DYNAMIC_OK
-					    : HD_CTR_DYNAMIC_FAILED);
-		}
-		int j = 0;
-		while (j < distinct && codes[j] != code)
-			j++;
-		if (j == distinct) {
-			codes[distinct] = code;
-			counts[distinct++] = 0;
-		}
-		counts[j] += v;
-	}
+	for (int k = 0; k < HD_RESP_KIND_COUNT; k++)
+		add_code(hd_resp_kind_status(w->cfg, k),
+			 load(w, HD_CTR_ANSWERED + k), codes, counts,
+			 &distinct);
+	add_code(200, load(w, HD_CTR_DYNAMIC_OK), codes, counts, &distinct);
+	add_code(500, load(w, HD_CTR_DYNAMIC_FAILED), codes, counts, &distinct);
+	for (int i = 0; i < w->cfg->route_count; i++)
+		add_code(w->cfg->routes[i].status,
+			 load(w, HD_CTR_ROUTE_ANSWERED + i), codes, counts,
+			 &distinct);
 	return distinct;
 }
 
 static int render_requests(struct hd_worker *const *workers, int count,
 			   struct hd_buf *out)
 {
-	enum { MAX_CODES = HD_RESP_KIND_COUNT + 2 };
+	enum { MAX_CODES = HD_RESP_KIND_COUNT + 2 + HD_MAX_STATIC_ROUTES };
 	char line[256];
 	const char *name = "hellod_requests_total";
 	int n = snprintf(line, sizeof(line),

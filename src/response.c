@@ -129,12 +129,30 @@ static const struct {
 	[HD_RESP_NOT_IMPLEMENTED] = {501, "Not Implemented\n"},
 };
 
+/* Builds r from spec, in its own buffer. */
+static int build_into(struct hd_response *r,
+		      const struct hd_response_spec *spec,
+		      enum hd_conn_mode mode, const char *date)
+{
+	struct hd_buf buf = {0};
+	size_t date_off, head_len;
+	int err =
+		hd_response_build(&buf, spec, mode, date, &date_off, &head_len);
+	if (err) {
+		hd_buf_free(&buf);
+		return err;
+	}
+	r->bytes = buf.data;
+	r->head_len = (uint32_t)head_len;
+	r->total_len = (uint32_t)buf.len;
+	r->date_off = (uint32_t)date_off;
+	return 0;
+}
+
 static int build_one(struct hd_response *r, const struct hd_config *cfg,
 		     enum hd_resp_kind kind, enum hd_conn_mode mode,
 		     const char *date)
 {
-	struct hd_buf buf = {0};
-	size_t date_off, head_len;
 	struct hd_response_spec spec = {
 		.status = fixed_kinds[kind].status,
 		.server = cfg->server_name,
@@ -151,17 +169,22 @@ static int build_one(struct hd_response *r, const struct hd_config *cfg,
 		spec.body = cfg->body;
 		spec.body_len = cfg->body_len;
 	}
-	int err = hd_response_build(&buf, &spec, mode, date, &date_off,
-				    &head_len);
-	if (err) {
-		hd_buf_free(&buf);
-		return err;
-	}
-	r->bytes = buf.data;
-	r->head_len = (uint32_t)head_len;
-	r->total_len = (uint32_t)buf.len;
-	r->date_off = (uint32_t)date_off;
-	return 0;
+	return build_into(r, &spec, mode, date);
+}
+
+static int build_route(struct hd_response *r, const struct hd_config *cfg,
+		       const struct hd_route_spec *route,
+		       enum hd_conn_mode mode, const char *date)
+{
+	struct hd_response_spec spec = {
+		.status = route->status,
+		.server = cfg->server_name,
+		.content_type = route->content_type,
+		.extra_headers = cfg->extra_headers,
+		.body = route->body,
+		.body_len = route->body_len,
+	};
+	return build_into(r, &spec, mode, date);
 }
 
 int hd_resp_kind_status(const struct hd_config *cfg, enum hd_resp_kind kind)
@@ -173,33 +196,48 @@ int hd_responses_init(struct hd_responses *rs, const struct hd_config *cfg,
 		      const char *date)
 {
 	memset(rs, 0, sizeof(*rs));
-	for (int kind = 0; kind < HD_RESP_KIND_COUNT; kind++) {
-		for (int mode = 0; mode < HD_MODE_COUNT; mode++) {
-			int err = build_one(&rs->table[kind][mode], cfg, kind,
-					    mode, date);
-			if (err) {
-				hd_responses_free(rs);
-				return err;
-			}
+	rs->route_count = cfg->route_count;
+	for (int mode = 0; mode < HD_MODE_COUNT; mode++) {
+		int err = 0;
+		for (int kind = 0; kind < HD_RESP_KIND_COUNT && !err; kind++)
+			err = build_one(&rs->table[kind][mode], cfg, kind, mode,
+					date);
+		for (int i = 0; i < rs->route_count && !err; i++)
+			err = build_route(&rs->routes[i][mode], cfg,
+					  &cfg->routes[i], mode, date);
+		if (err) {
+			hd_responses_free(rs);
+			return err;
 		}
 	}
 	return 0;
 }
 
+static void set_date(struct hd_response *r, const char *date)
+{
+	memcpy(r->bytes + r->date_off, date, HD_DATE_LEN);
+}
+
 void hd_responses_set_date(struct hd_responses *rs, const char *date)
 {
-	for (int kind = 0; kind < HD_RESP_KIND_COUNT; kind++)
-		for (int mode = 0; mode < HD_MODE_COUNT; mode++) {
-			struct hd_response *r = &rs->table[kind][mode];
-			memcpy(r->bytes + r->date_off, date, HD_DATE_LEN);
-		}
+	for (int mode = 0; mode < HD_MODE_COUNT; mode++) {
+		for (int kind = 0; kind < HD_RESP_KIND_COUNT; kind++)
+			set_date(&rs->table[kind][mode], date);
+		for (int i = 0; i < rs->route_count; i++)
+			set_date(&rs->routes[i][mode], date);
+	}
 }
 
 void hd_responses_free(struct hd_responses *rs)
 {
-	for (int kind = 0; kind < HD_RESP_KIND_COUNT; kind++)
-		for (int mode = 0; mode < HD_MODE_COUNT; mode++) {
+	for (int mode = 0; mode < HD_MODE_COUNT; mode++) {
+		for (int kind = 0; kind < HD_RESP_KIND_COUNT; kind++) {
 			free(rs->table[kind][mode].bytes);
 			rs->table[kind][mode].bytes = NULL;
 		}
+		for (int i = 0; i < HD_MAX_STATIC_ROUTES; i++) {
+			free(rs->routes[i][mode].bytes);
+			rs->routes[i][mode].bytes = NULL;
+		}
+	}
 }

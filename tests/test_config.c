@@ -165,6 +165,20 @@ static const struct {
 	{"health_path /\n", "key 'health_path': '/' is the main route's"},
 	{"metrics_path /\n", "key 'metrics_path': '/' is the main route's"},
 	{"echo_path /\n", "key 'echo_path': '/' is the main route's"},
+	/* route PATH[*] STATUS [TYPE [BODY | @FILE]] */
+	{"route /x\n", "key 'route': expected PATH STATUS"},
+	{"route /x 99\n", "key 'route': expected PATH STATUS"},
+	{"route x 200\n", "key 'route': expected a path starting with '/'"},
+	{"route / 200\n", "key 'route': '/' is the main route's"},
+	{"route /a?b 200\n", "key 'route': path '/a?b' has"},
+	{"route /a 200\nroute /a 404\n", "t.conf:2: key 'route': route '/a' "
+					 "is given twice"},
+	{"route /a 204 text/plain\n", "key 'route': a 204 No Content response "
+				      "carries no content"},
+	{"route /a 304 text/plain x\n", "key 'route': a 304"},
+	{"route /a 200 text/plain \\q\n", "key 'route': unknown escape"},
+	{"route /a 200 text/plain @/nonexistent\n", "key 'route': cannot open"},
+	{"route /a 200 a\x01b\n", "key 'route': control characters"},
 };
 
 START_TEST(rejects_bad_files_naming_line_and_key)
@@ -175,6 +189,64 @@ START_TEST(rejects_bad_files_naming_line_and_key)
 	ck_assert_msg(strstr(err, bad_files[_i].expect) != NULL,
 		      "'%s' lacks '%s'", err, bad_files[_i].expect);
 	ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+START_TEST(routes_parse)
+{
+	const char *text =
+		"route /robots.txt 200 text/plain User-agent: *\\nDisallow: /\n"
+		"route /favicon.ico 204\n"
+		"route /static/* 200 text/html @/dev/null\n"
+		"route /* 404 text/plain gone\n"
+		"route /json 200 application/json {\"message\":\"Hello\"}\n";
+	ck_assert_msg(hd_config_parse_text(&cfg, "t.conf", text, err,
+					   sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_msg(hd_config_finish(&cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cfg.route_count, 5);
+	const struct hd_route_spec *r = cfg.routes;
+	ck_assert_str_eq(r[0].path, "/robots.txt");
+	ck_assert(!r[0].prefix);
+	ck_assert_int_eq(r[0].status, 200);
+	ck_assert_uint_eq(r[0].body_len, strlen("User-agent: *\nDisallow: /"));
+	ck_assert_int_eq(
+		memcmp(r[0].body, "User-agent: *\nDisallow: /", r[0].body_len),
+		0);
+	ck_assert_int_eq(r[1].status, 204);
+	ck_assert_uint_eq(r[1].body_len, 0);
+	ck_assert_str_eq(r[2].path, "/static/");
+	ck_assert(r[2].prefix);
+	ck_assert_str_eq(r[2].content_type, "text/html");
+	ck_assert_str_eq(r[3].path, "/");
+	ck_assert(r[3].prefix);
+	ck_assert_str_eq(r[4].content_type, "application/json");
+}
+END_TEST
+
+/* A route on a special route's path, whichever came first, and more
+ * routes than fit. */
+START_TEST(routes_conflict_and_limit)
+{
+	ck_assert_int_eq(hd_config_parse_text(&cfg, "t.conf",
+					      "route /health 200\n", err,
+					      sizeof(err)),
+			 0);
+	ck_assert_int_eq(hd_config_finish(&cfg, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "t.conf:1: key 'route': path '/health' is "
+				  "used by two routes (health_path too)"),
+		      "%s", err);
+	hd_config_free(&cfg);
+	hd_config_defaults(&cfg);
+	char text[2048] = "";
+	for (int i = 0; i <= HD_MAX_STATIC_ROUTES; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "route /r%d 200\n", i);
+	ck_assert_int_eq(
+		hd_config_parse_text(&cfg, "t.conf", text, err, sizeof(err)),
+		-1);
+	ck_assert_msg(strstr(err, ":17: key 'route': at most 16 routes"), "%s",
+		      err);
 }
 END_TEST
 
@@ -535,6 +607,8 @@ Suite *config_suite(void)
 	tcase_add_loop_test(tc, rejects_bad_files_naming_line_and_key, 0,
 			    sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_add_test(tc, bodiless_status_with_default_body);
+	tcase_add_test(tc, routes_parse);
+	tcase_add_test(tc, routes_conflict_and_limit);
 	tcase_add_test(tc, loads_files_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_loads);
 	tcase_add_test(tc, shipped_config_equals_the_defaults);

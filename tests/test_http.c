@@ -770,6 +770,71 @@ START_TEST(timeout_is_logged)
 }
 END_TEST
 
+/* Routes from `route` lines: exact beats prefix, the longest prefix
+ * wins, a prefix route of "/" catches what nothing else does; each
+ * answer is the route's precomputed one, whole or split anywhere, for
+ * GET and HEAD and the absolute form alike. */
+static const struct {
+	const char *target;
+	int route; /* index of the route line, or -1 for the main answer */
+} routed[] = {
+	{"/robots.txt", 0},
+	{"/robots.txt?x", 0},
+	{"/static/a/b", 1},
+	{"/static/", 1},
+	{"/static/deep/x", 2},
+	{"/static/deep", 1},
+	{"/static", 3},
+	{"/nope", 3},
+	{"/", -1},
+	{"http://h/static/deep/", 2},
+};
+
+static void setup_routes(void)
+{
+	const char *text = "route /robots.txt 200 text/plain no robots\n"
+			   "route /static/* 200 text/html static\n"
+			   "route /static/deep/* 204\n"
+			   "route /* 410 text/plain gone\n";
+	char err[HD_ERRLEN];
+	hd_responses_free(&rs);
+	ck_assert_msg(hd_config_parse_text(&cfg, "t", text, err, sizeof(err)) ==
+			      0,
+		      "%s", err);
+	ck_assert_int_eq(hd_responses_init(&rs, &cfg, date), 0);
+	hd_http_ctx_init(&ctx, &cfg, &rs);
+}
+
+START_TEST(routes_answer_their_paths)
+{
+	setup_routes();
+	uint64_t answers = 0;
+	for (int head = 0; head < 2; head++) {
+		char req[256];
+		snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: h\r\n\r\n",
+			 head ? "HEAD" : "GET", routed[_i].target);
+		size_t len = strlen(req);
+		const struct hd_response *r =
+			routed[_i].route < 0
+				? resp(HD_RESP_MAIN, HD_MODE_KEEP)
+				: hd_responses_route(&rs, routed[_i].route,
+						     HD_MODE_KEEP);
+		for (size_t cut = 0; cut <= len; cut++) {
+			hd_http_init(&http);
+			out.len = 0;
+			feed(req, cut);
+			feed(req + cut, len - cut);
+			bool only_head = head;
+			expect_out(&r, 1, &only_head);
+			answers++;
+		}
+	}
+	if (routed[_i].route >= 0)
+		ck_assert_uint_eq(ctx.answered_route[routed[_i].route],
+				  answers);
+}
+END_TEST
+
 START_TEST(long_uri_gets_414)
 {
 	char *req = malloc(20000);
@@ -835,6 +900,8 @@ Suite *http_suite(void)
 	tcase_add_loop_test(tc, answered_whole_and_split_anywhere, 0,
 			    sizeof(answered) / sizeof(answered[0]));
 	tcase_add_test(tc, header_count_does_not_wrap);
+	tcase_add_loop_test(tc, routes_answer_their_paths, 0,
+			    sizeof(routed) / sizeof(routed[0]));
 	tcase_add_test(tc, logged_long_target_is_414_not_413);
 	tcase_add_test(tc, timeout_is_logged);
 	tcase_add_test(tc, long_uri_gets_414);

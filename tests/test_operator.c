@@ -628,6 +628,66 @@ START_TEST(custom_status_headers_and_body_file)
 }
 END_TEST
 
+/* The routes operators ask for, each its own status, type and body,
+ * exact or by prefix, with / and health as before, counted by code. */
+START_TEST(static_routes)
+{
+	const char *file = temp_file("<p>static</p>\n");
+	char conf[1024];
+	snprintf(
+		conf, sizeof(conf),
+		"listen 127.0.0.1:0\n"
+		"route /livez 200 text/plain ok\\n\n"
+		"route /robots.txt 200 text/plain User-agent: *\\nDisallow: /\n"
+		"route /favicon.ico 204\n"
+		"route /json 200 application/json {\"message\":\"Hello, "
+		"World!\"}\n"
+		"route /static/* 200 text/html @%s\n"
+		"route /* 410 text/plain gone\\n\n",
+		file);
+	server_start_conf(&srv, conf, NULL);
+	static const struct {
+		const char *path;
+		int status;
+		const char *type, *body;
+	} want[] = {
+		{"/livez", 200, "text/plain", "ok\n"},
+		{"/robots.txt?x=1", 200, "text/plain",
+		 "User-agent: *\nDisallow: /"},
+		{"/favicon.ico", 204, NULL, ""},
+		{"/json", 200, "application/json",
+		 "{\"message\":\"Hello, World!\"}"},
+		{"/static/a/b.html", 200, "text/html", "<p>static</p>\n"},
+		{"/elsewhere", 410, "text/plain", "gone\n"},
+		{"/", 200, "text/plain", "Hello, World!"},
+		{"/health", 200, "text/plain", "OK\n"},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct response resp;
+		ck_assert_int_eq(get(srv.port, want[i].path, &resp),
+				 want[i].status);
+		char v[64];
+		const char *type =
+			header_value(&resp, "Content-Type", v, sizeof(v));
+		if (want[i].type)
+			ck_assert_str_eq(type, want[i].type);
+		else
+			ck_assert_ptr_null(type);
+		ck_assert_str_eq(resp.body, want[i].body);
+		response_free(&resp);
+	}
+	usleep(200 * 1000); /* workers publish their counters every 10 ms */
+	struct response m;
+	ck_assert_int_eq(get(srv.port, "/metrics", &m), 200);
+	ck_assert_int_eq(
+		metric(m.body, "hellod_requests_total", "code=\"410\""), 1);
+	ck_assert_int_eq(
+		metric(m.body, "hellod_requests_total", "code=\"204\""), 1);
+	response_free(&m);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
 /* A second hellod on the same port (SO_REUSEPORT) takes over while the
  * first drains, with a client making request after request (about 7,000
  * new connections a second) throughout.
@@ -699,6 +759,7 @@ Suite *operator_suite(void)
 	tcase_add_test(tc, proxy_protocol_listener);
 	tcase_add_test(tc, several_listeners_and_ipv6);
 	tcase_add_test(tc, custom_status_headers_and_body_file);
+	tcase_add_test(tc, static_routes);
 	tcase_add_test(tc, zero_downtime_restart);
 	suite_add_tcase(s, tc);
 	return s;

@@ -28,7 +28,7 @@ struct hd_listen_spec {
 enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
 
 /* Keys the file parser knows (hd_config_key_name lists them). */
-#define HD_CONFIG_KEYS 33
+#define HD_CONFIG_KEYS 34
 
 /* Where a key's value came from, so that a check across keys after
  * parsing (hd_config_finish) can name the file, line and key, or the
@@ -39,7 +39,19 @@ struct hd_config_origin {
 };
 #define HD_FROM_FLAG (-1)
 
-#define HD_PATH_MAX 128
+#define HD_PATH_MAX	     128
+#define HD_MAX_STATIC_ROUTES 16
+
+/* A `route` line: a fixed answer for one path, or for every path that
+ * starts with it. Precomputed at start like the main response. */
+struct hd_route_spec {
+	char path[HD_PATH_MAX]; /* without a prefix route's trailing '*' */
+	bool prefix;		/* also answers paths that start with it */
+	int status;
+	char content_type[128];
+	char *body; /* heap, body_len bytes */
+	size_t body_len;
+};
 
 struct hd_config {
 	struct hd_listen_spec listen[HD_MAX_LISTEN];
@@ -57,12 +69,14 @@ struct hd_config {
 	size_t max_pending_output; /* per connection, then reading pauses */
 	bool stats;		   /* print loop counters on exit */
 	/* operators: routes, drain, logging, extra headers */
-	char health_path[HD_PATH_MAX];	/* "" when off */
-	char metrics_path[HD_PATH_MAX]; /* "" when off */
-	char echo_path[HD_PATH_MAX];	/* "" when off */
-	unsigned drain_grace_ms;	/* health says 503 this long */
-	unsigned drain_timeout_ms;	/* from SIGTERM to forced exit */
-	char access_log[512];		/* "" when off */
+	char health_path[HD_PATH_MAX];			   /* "" when off */
+	char metrics_path[HD_PATH_MAX];			   /* "" when off */
+	char echo_path[HD_PATH_MAX];			   /* "" when off */
+	struct hd_route_spec routes[HD_MAX_STATIC_ROUTES]; /* `route` lines */
+	int route_count;
+	unsigned drain_grace_ms;   /* health says 503 this long */
+	unsigned drain_timeout_ms; /* from SIGTERM to forced exit */
+	char access_log[512];	   /* "" when off */
 	enum hd_log_format access_log_format;
 	char *extra_headers; /* heap: "Name: value\r\n" lines, or NULL */
 	size_t extra_headers_len;

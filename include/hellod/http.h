@@ -20,8 +20,11 @@
 #include "hellod/peer.h"
 #include "hellod/response.h"
 
-#define HD_MAX_ROUTES 8
+/* "/", health, metrics, echo and the `route` lines: one bit each. */
+#define HD_MAX_ROUTES 32
 #define HD_ROUTE_NONE 0xff
+_Static_assert(HD_MAX_ROUTES >= 4 + HD_MAX_STATIC_ROUTES,
+	       "every route needs a bit of the route masks");
 
 /* What a route answers with. */
 enum hd_route_kind {
@@ -29,6 +32,7 @@ enum hd_route_kind {
 	HD_ROUTE_HEALTH,  /* 200, or 503 while draining */
 	HD_ROUTE_METRICS, /* rendered by ctx->render */
 	HD_ROUTE_ECHO,	  /* rendered by ctx->render from the request */
+	HD_ROUTE_STATIC,  /* a `route` line's precomputed answer */
 };
 
 /* A request as dynamic routes and the access log see it. Only the echo
@@ -57,7 +61,9 @@ typedef void (*hd_log_fn)(void *arg, const struct hd_http_request *req,
 struct hd_route {
 	const char *path;
 	uint16_t path_len;
-	uint8_t kind; /* enum hd_route_kind */
+	uint8_t kind;	/* enum hd_route_kind */
+	bool prefix;	/* matches every path that starts with path */
+	uint8_t answer; /* HD_ROUTE_STATIC: its index in responses->routes */
 };
 
 /* Per-worker HTTP settings and counters, shared by all its connections. */
@@ -65,8 +71,8 @@ struct hd_http_ctx {
 	const struct hd_responses *responses;
 	struct hd_route routes[HD_MAX_ROUTES];
 	uint8_t route_count;
-	uint8_t route_mask_all;	   /* one bit per route */
-	uint8_t echo_mask;	   /* the echo route's bit, if any */
+	uint32_t route_mask_all;   /* one bit per route */
+	uint32_t echo_mask;	   /* the echo route's bit, if any */
 	bool catch_all;		   /* unmatched paths answer like "/" */
 	bool force_close;	   /* every response closes (drain) */
 	uint32_t max_url;	   /* longer request targets get 414 */
@@ -88,8 +94,9 @@ struct hd_http_ctx {
 	uint64_t requests;
 	uint64_t parse_errors;
 	uint64_t answered[HD_RESP_KIND_COUNT]; /* precomputed ones, by kind */
-	uint64_t dynamic_ok;		       /* 200s of dynamic routes */
-	uint64_t dynamic_failed;	       /* 500s of dynamic routes */
+	uint64_t answered_route[HD_MAX_STATIC_ROUTES]; /* `route` answers */
+	uint64_t dynamic_ok;	 /* 200s of dynamic routes */
+	uint64_t dynamic_failed; /* 500s of dynamic routes */
 };
 
 /* Which form of request target (RFC 9112 3.2) is being read, and where
@@ -112,8 +119,9 @@ struct hd_http {
 	llhttp_t parser;
 	uint32_t url_len;      /* bytes of the path seen (query excluded) */
 	uint32_t header_bytes; /* bytes of this request's header section */
+	uint32_t route_mask;   /* routes whose path still matches */
 	uint16_t header_count; /* never above max_header_count (<= 65535) */
-	uint8_t route_mask;    /* routes whose path still matches */
+	uint8_t prefix_route;  /* longest prefix route matched, or NONE */
 	uint8_t name_len;      /* bytes of the current header name seen */
 	uint8_t name_mask;     /* which watched header names still match */
 	uint8_t value_len;     /* bytes of a watched header value seen */
@@ -140,9 +148,11 @@ enum hd_feed_status {
 /* Sets up ctx for cfg; responses must outlive ctx. */
 void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,
 		      const struct hd_responses *responses);
-/* Adds a route; returns its index, or -1 when the table is full. */
+/* Adds a route answering path exactly (or, with prefix, every path that
+ * starts with it); answer is a static route's index in the responses.
+ * Returns the route's index, or -1 when the table is full. */
 int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
-			  enum hd_route_kind kind);
+			  enum hd_route_kind kind, bool prefix, int answer);
 
 void hd_http_init(struct hd_http *http);
 /* Frees what a connection's parser may hold (a partial capture). */

@@ -40,7 +40,9 @@ enum hd_counter {
 	HD_CTR_TIMEOUTS_KEEPALIVE,
 	HD_CTR_TIMEOUTS_WRITE,
 	HD_CTR_ANSWERED, /* + enum hd_resp_kind: answers by kind */
-	HD_CTR_COUNT = HD_CTR_ANSWERED + HD_RESP_KIND_COUNT
+	/* + the index of a `route` line: its answers */
+	HD_CTR_ROUTE_ANSWERED = HD_CTR_ANSWERED + HD_RESP_KIND_COUNT,
+	HD_CTR_COUNT = HD_CTR_ROUTE_ANSWERED + HD_MAX_STATIC_ROUTES
 };
 
 struct hd_metrics_snapshot {

@@ -50,6 +50,9 @@ struct hd_response {
 
 struct hd_responses {
 	struct hd_response table[HD_RESP_KIND_COUNT][HD_MODE_COUNT];
+	/* the config's `route` lines, in order */
+	struct hd_response routes[HD_MAX_STATIC_ROUTES][HD_MODE_COUNT];
+	int route_count;
 };
 
 #define HD_CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
@@ -104,6 +107,13 @@ hd_responses_get(const struct hd_responses *rs, enum hd_resp_kind kind,
 		 enum hd_conn_mode mode)
 {
 	return &rs->table[kind][mode];
+}
+
+static inline const struct hd_response *
+hd_responses_route(const struct hd_responses *rs, int route,
+		   enum hd_conn_mode mode)
+{
+	return &rs->routes[route][mode];
 }
 
 #endif
