@@ -16,41 +16,44 @@ enum {
 	HOST_SEEN = 0x80 /* a byte of uri-host was seen */
 };
 
-static bool is_alnum(unsigned char c)
-{
-	unsigned char lc = c | 0x20;
-	return (lc >= 'a' && lc <= 'z') || (c >= '0' && c <= '9');
-}
+/* Byte classes, looked up once per byte: a Host value is checked on
+ * every request, and a table costs a few instructions where tests and a
+ * switch cost tens per byte. */
+enum { C_NAME = 1, C_HEX = 2, C_DIGIT = 4 };
+static const uint8_t byte_class[256] = {
+	['0' ... '9'] = C_NAME | C_HEX | C_DIGIT,
+	['a' ... 'f'] = C_NAME | C_HEX,
+	['A' ... 'F'] = C_NAME | C_HEX,
+	['g' ... 'z'] = C_NAME,
+	['G' ... 'Z'] = C_NAME,
+	/* unreserved */
+	['-'] = C_NAME,
+	['.'] = C_NAME,
+	['_'] = C_NAME,
+	['~'] = C_NAME,
+	/* sub-delims */
+	['!'] = C_NAME,
+	['$'] = C_NAME,
+	['&'] = C_NAME,
+	['\''] = C_NAME,
+	['('] = C_NAME,
+	[')'] = C_NAME,
+	['*'] = C_NAME,
+	['+'] = C_NAME,
+	[','] = C_NAME,
+	[';'] = C_NAME,
+	['='] = C_NAME,
+};
 
 static bool is_hex(unsigned char c)
 {
-	unsigned char lc = c | 0x20;
-	return (c >= '0' && c <= '9') || (lc >= 'a' && lc <= 'f');
+	return byte_class[c] & C_HEX;
 }
 
 /* unreserved / sub-delims: what a reg-name holds besides pct-encoded. */
 static bool is_name_char(unsigned char c)
 {
-	if (is_alnum(c))
-		return true;
-	switch (c) {
-	case '-':
-	case '.':
-	case '_':
-	case '~': /* unreserved */
-	case '!':
-	case '$':
-	case '&':
-	case '\'':
-	case '(':
-	case ')':
-	case '*':
-	case '+':
-	case ',':
-	case ';':
-	case '=': /* sub-delims */ return true;
-	}
-	return false;
+	return byte_class[c] & C_NAME;
 }
 
 static bool is_blank(unsigned char c)
@@ -100,6 +103,34 @@ uint8_t hd_host_step(uint8_t state, unsigned char c)
 	uint8_t n = next(s, c);
 	bool host_byte = n == S_NAME || n == S_PCT1 || n == S_LIT_START;
 	return (uint8_t)(n | (state & HOST_SEEN) | (host_byte ? HOST_SEEN : 0));
+}
+
+/* The bytes of a run of class cls from data[i], up to len. */
+static size_t run_of(const char *data, size_t i, size_t len, uint8_t cls)
+{
+	while (i < len && (byte_class[(unsigned char)data[i]] & cls))
+		i++;
+	return i;
+}
+
+uint8_t hd_host_scan(uint8_t state, const char *data, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		/* Runs of name bytes and of port digits leave the state as
+		 * it is: skip them in a tight loop, step the rest. */
+		uint8_t s = state & S_MASK;
+		if (s == S_START &&
+		    (byte_class[(unsigned char)data[i]] & C_NAME))
+			state = S_NAME | HOST_SEEN, s = S_NAME;
+		if (s == S_NAME)
+			i = run_of(data, i, len, C_NAME);
+		else if (s == S_PORT)
+			i = run_of(data, i, len, C_DIGIT);
+		if (i < len)
+			state = hd_host_step(state, (unsigned char)data[i++]);
+	}
+	return state;
 }
 
 bool hd_host_is_valid(uint8_t state, bool need_host)

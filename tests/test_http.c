@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hellod/host.h"
 #include "hellod/http.h"
 #include "suites.h"
 
@@ -835,6 +836,33 @@ START_TEST(routes_answer_their_paths)
 }
 END_TEST
 
+/* hd_host_scan is hd_host_step over each byte, only faster: the same
+ * state for any bytes (random ones over an alphabet that reaches every
+ * state), whole and in pieces. */
+START_TEST(host_scan_equals_step)
+{
+	static const char alphabet[] = "aZ09.-_~!$&'()*+,;=%:[]@/ \tv\x80";
+	unsigned seed = 12345;
+	for (int round = 0; round < 20000; round++) {
+		char value[24];
+		size_t len = (seed = seed * 1103515245u + 12345u) >> 16 & 15;
+		for (size_t i = 0; i < len; i++)
+			value[i] = alphabet
+				[((seed = seed * 1103515245u + 12345u) >> 16) %
+				 (sizeof(alphabet) - 1)];
+		uint8_t stepped = HD_HOST_INIT;
+		for (size_t i = 0; i < len; i++)
+			stepped =
+				hd_host_step(stepped, (unsigned char)value[i]);
+		size_t cut = len ? round % (len + 1) : 0;
+		uint8_t scanned = hd_host_scan(HD_HOST_INIT, value, cut);
+		scanned = hd_host_scan(scanned, value + cut, len - cut);
+		ck_assert_msg(stepped == scanned, "'%.*s': %u != %u", (int)len,
+			      value, stepped, scanned);
+	}
+}
+END_TEST
+
 START_TEST(long_uri_gets_414)
 {
 	char *req = malloc(20000);
@@ -900,6 +928,7 @@ Suite *http_suite(void)
 	tcase_add_loop_test(tc, answered_whole_and_split_anywhere, 0,
 			    sizeof(answered) / sizeof(answered[0]));
 	tcase_add_test(tc, header_count_does_not_wrap);
+	tcase_add_test(tc, host_scan_equals_step);
 	tcase_add_loop_test(tc, routes_answer_their_paths, 0,
 			    sizeof(routed) / sizeof(routed[0]));
 	tcase_add_test(tc, logged_long_target_is_414_not_413);
