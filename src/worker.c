@@ -84,8 +84,8 @@ void hd_worker_set_access_log(struct hd_worker *w, int log_fd)
 }
 
 int hd_worker_init(struct hd_worker *w, int id, int cpu,
-		   const struct hd_config *cfg, const int *listen_fds,
-		   int listen_count)
+		   const struct hd_config *cfg,
+		   const struct hd_listener *listeners, int listen_count)
 {
 	int err;
 	memset(w, 0, sizeof(*w));
@@ -98,11 +98,19 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	hd_access_log_init(&w->log, -1, cfg->access_log_format);
 	/* The worker owns the listening fds from here on, even on failure:
 	 * hd_worker_free closes them. */
-	for (int i = 0; i < listen_count; i++)
-		w->listeners[i] = (struct hd_listener){
-			.type = HD_HANDLE_LISTENER,
-			.proxy = cfg->listen[i].proxy_protocol,
-			.fd = listen_fds[i]};
+	if (listen_count > 0) {
+		w->listeners =
+			calloc((size_t)listen_count, sizeof(*w->listeners));
+		if (!w->listeners) {
+			for (int i = 0; i < listen_count; i++)
+				close(listeners[i].fd);
+			return -ENOMEM;
+		}
+	}
+	for (int i = 0; i < listen_count; i++) {
+		w->listeners[i] = listeners[i];
+		w->listeners[i].type = HD_HANDLE_LISTENER;
+	}
 	w->listener_count = listen_count;
 	w->now_ms = now_monotonic_ms();
 	w->accept_timer.kind = HD_TIMER_ACCEPT;
@@ -469,6 +477,7 @@ void hd_worker_free(struct hd_worker *w)
 		close(w->listeners[i].fd);
 	}
 	w->listener_count = 0;
+	free(w->listeners);
 	hd_access_log_free(&w->log);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);

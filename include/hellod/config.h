@@ -51,6 +51,7 @@ struct hd_config {
 	unsigned drain_grace_ms;	/* health says 503 this long */
 	unsigned drain_timeout_ms;	/* from SIGTERM to forced exit */
 	char access_log[512];		/* "" when off */
+	char pid_file[512];		/* "" when off */
 	enum hd_log_format access_log_format;
 	char *extra_headers; /* heap: "Name: value\r\n" lines, or NULL */
 	size_t extra_headers_len;
@@ -97,6 +98,9 @@ int hd_config_set_trigger(struct hd_config *cfg, const char *value, char *err,
 			  size_t errlen);
 int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 			 size_t errlen);
+/* pid_file: a path, or "off". */
+int hd_config_set_pid_file(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen);
 /* read_size: 1 byte .. 1 MiB, k/m suffixes (a teaching knob). */
 int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
 			    size_t errlen);
