@@ -211,13 +211,12 @@ int main(int argc, char **argv)
 		status = 1;
 	} else if (start_workers(&s, ready_fd >= 0)) {
 		status = 1;
+	} else if (announce(&cfg, ready_fd)) {
+		status = 1;
 	} else {
+		/* After the pid file: whoever waits for this line finds it. */
 		hd_pitfalls_warn(stderr, &cfg);
 		print_banner(&s);
-	}
-	if (status == 0 && announce(&cfg, ready_fd))
-		status = 1;
-	else if (status == 0) {
 		announced = true;
 		ready_fd = -1;
 		struct hd_supervisor sv = {.cfg = &cfg,

@@ -85,36 +85,58 @@ static const char *const valgrind_argv[] = {"valgrind",
 #define VALGRIND_ARGC (int)(sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
 
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag);
+			 bool listen_flag, int activate_fd);
 
 void server_start(struct test_server *s, const char *args)
 {
-	start_server(s, args, 0, true);
+	start_server(s, args, 0, true, -1);
 }
 
 void server_start_nofile(struct test_server *s, const char *args, int nofile)
 {
-	start_server(s, args, nofile, true);
+	start_server(s, args, nofile, true, -1);
+}
+
+static void start_conf(struct test_server *s, const char *conf_text,
+		       const char *args, int activate_fd)
+{
+	char all[512];
+	snprintf(all, sizeof(all), "-c %s %s", temp_file(conf_text),
+		 args ? args : "");
+	start_server(s, all, 0, false, activate_fd);
 }
 
 void server_start_conf(struct test_server *s, const char *conf_text,
 		       const char *args)
 {
-	char all[512];
-	snprintf(all, sizeof(all), "-c %s %s", temp_file(conf_text),
-		 args ? args : "");
-	start_server(s, all, 0, false);
+	start_conf(s, conf_text, args, -1);
 }
 
+void server_start_activated(struct test_server *s, int sock,
+			    const char *conf_text, const char *args)
+{
+	start_conf(s, conf_text, args, sock);
+}
+
+/* sd_listen_fds(3): the sockets from descriptor 3, LISTEN_PID the pid
+ * of the process that is to take them; sh's $$ is that pid after exec. */
+static const char *const activate_argv[] = {
+	"/bin/sh", "-c", "export LISTEN_FDS=1 LISTEN_PID=$$; exec \"$@\"",
+	"sh"};
+#define ACTIVATE_ARGC (int)(sizeof(activate_argv) / sizeof(activate_argv[0]))
+
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag)
+			 bool listen_flag, int activate_fd)
 {
 	char copy[512] = "";
-	char *argv[40 + VALGRIND_ARGC];
+	char *argv[40 + VALGRIND_ARGC + ACTIVATE_ARGC];
 	int argc = 0;
+	if (activate_fd >= 0)
+		for (; argc < ACTIVATE_ARGC; argc++)
+			argv[argc] = (char *)activate_argv[argc];
 	if (server_under_valgrind())
-		for (; argc < VALGRIND_ARGC; argc++)
-			argv[argc] = (char *)valgrind_argv[argc];
+		for (int i = 0; i < VALGRIND_ARGC; i++)
+			argv[argc++] = (char *)valgrind_argv[i];
 	argv[argc++] = (char *)server_binary();
 	if (listen_flag) {
 		argv[argc++] = "-l";
@@ -141,6 +163,11 @@ static void start_server(struct test_server *s, const char *args, int nofile,
 		 * (SIGKILL) must not leave its server running. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pipefd[1], STDERR_FILENO);
+		/* dup2 onto itself would keep close-on-exec */
+		if (activate_fd == 3)
+			fcntl(3, F_SETFD, 0);
+		else if (activate_fd >= 0 && dup2(activate_fd, 3) < 0)
+			_exit(125);
 		struct rlimit lim = {(rlim_t)nofile, (rlim_t)nofile};
 		if (nofile > 0 && setrlimit(RLIMIT_NOFILE, &lim))
 			_exit(126);

@@ -27,6 +27,12 @@ void server_start_nofile(struct test_server *s, const char *args, int nofile);
  * must be 127.0.0.1 for s->port. */
 void server_start_conf(struct test_server *s, const char *conf_text,
 		       const char *args);
+/* Plays systemd's part in socket activation: runs with `-c FILE`
+ * (conf_text) and args, with the listening socket `sock` as descriptor
+ * 3 and LISTEN_FDS=1, LISTEN_PID set to the server's pid (a /bin/sh
+ * wrapper that execs it, so the pid is the server's). */
+void server_start_activated(struct test_server *s, int sock,
+			    const char *conf_text, const char *args);
 /* True when the server runs under valgrind (slow: tests relax timing). */
 bool server_under_valgrind(void);
 /* SIGINT, then waits up to timeout_ms; returns the exit status, or -1

@@ -24,6 +24,7 @@ int main(void)
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, attack_suite(mode));
 	srunner_add_suite(sr, operator_suite());
+	srunner_add_suite(sr, handoff_suite());
 	/* The HAProxy test needs haproxy (make deps installs it); without it
 	 * the suite is left out, said so, and not counted as passed. */
 	if (system("command -v haproxy >/dev/null 2>&1") == 0)

@@ -12,6 +12,7 @@ Suite *http_suite(void);
 Suite *proxy_protocol_suite(void);
 Suite *operator_suite(void);
 Suite *haproxy_suite(void);
+Suite *handoff_suite(void);
 Suite *timer_suite(void);
 Suite *teaching_suite(void);
 Suite *sim_suite(void);
