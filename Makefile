@@ -141,6 +141,7 @@ install: $(BUILD)/hellod
 	sed -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local|$(PREFIX)|g' \
 	  conf/hellod.service > $(BUILD)/hellod.service
 	install -D -m 0644 $(BUILD)/hellod.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.service
+	install -D -m 0644 conf/hellod.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.socket
 
 clean:
 	rm -rf build
