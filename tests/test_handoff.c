@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +124,39 @@ static int count_lines_with(const char *text, const char *needle)
 static void make_pid_path(char *path, size_t len)
 {
 	snprintf(path, len, "/tmp/hellod-pid-%d-%lld", (int)getpid(), now_ms());
+}
+
+static void rewrite_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Starts srv on a config file (its path in conf_path, to rewrite later)
+ * with a pid file (a new path in pid_path). */
+static void start_with_files(struct test_server *srv, const char *conf_text,
+			     char *conf_path, char *pid_path)
+{
+	char args[256];
+	make_pid_path(pid_path, 96);
+	strcpy(conf_path, temp_file(conf_text));
+	snprintf(args, sizeof(args), "-c %s --pid-file %s", conf_path,
+		 pid_path);
+	server_start(srv, args);
+}
+
+/* SIGUSR2 to a hellod whose successor is to fail; what it logged, by
+ * the time it said it serves on, is in out. */
+static void usr2_expecting_failure(struct test_server *srv, char *out,
+				   size_t outlen)
+{
+	ck_assert_int_eq(kill(srv->pid, SIGUSR2), 0);
+	out[0] = '\0';
+	long long deadline = now_ms() + 10000;
+	while (!strstr(out, "still serving") && now_ms() < deadline)
+		read_stderr(srv->stderr_fd, out, outlen, 50);
 }
 
 /* SIGUSR2 to cur; returns the successor, once cur exited 0. */
@@ -281,22 +315,11 @@ END_TEST
  * line; the pid file still names it. */
 START_TEST(failed_successor_leaves_old_serving)
 {
-	char pid_path[96], conf_path[64], args[256];
-	make_pid_path(pid_path, sizeof(pid_path));
-	strcpy(conf_path, temp_file("workers 1\n"));
-	snprintf(args, sizeof(args), "-c %s --pid-file %s", conf_path,
-		 pid_path);
+	char pid_path[96], conf_path[64], out[4096];
 	struct test_server srv;
-	server_start(&srv, args);
-	FILE *f = fopen(conf_path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs("workers many\n", f);
-	fclose(f);
-	ck_assert_int_eq(kill(srv.pid, SIGUSR2), 0);
-	char out[4096] = "";
-	long long deadline = now_ms() + 10000;
-	while (!strstr(out, "still serving") && now_ms() < deadline)
-		read_stderr(srv.stderr_fd, out, sizeof(out), 50);
+	start_with_files(&srv, "workers 1\n", conf_path, pid_path);
+	rewrite_file(conf_path, "workers many\n");
+	usr2_expecting_failure(&srv, out, sizeof(out));
 	ck_assert_msg(strstr(out, "hellod: SIGUSR2: successor ") &&
 			      strstr(out, " exited with status 2 before "
 					  "serving; still serving\n"),
@@ -311,19 +334,45 @@ START_TEST(failed_successor_leaves_old_serving)
 }
 END_TEST
 
+/* The successor runs what is at the binary's path now (a new build),
+ * not the old image: here a "build" that exits 3 at once. The old
+ * instance logs that and serves on. */
+START_TEST(successor_runs_the_new_build)
+{
+	const char *bin = getenv("HELLOD_BIN");
+	char copy[96], next[112], cmd[512];
+	snprintf(copy, sizeof(copy), "/tmp/hellod-bin-%d", (int)getpid());
+	snprintf(next, sizeof(next), "%s.new", copy);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", bin ? bin : "build/hellod",
+		 copy);
+	ck_assert_int_eq(system(cmd), 0);
+	setenv("HELLOD_BIN", copy, 1);
+	struct test_server srv;
+	server_start(&srv, "-w 1");
+	rewrite_file(next, "#!/bin/sh\nexit 3\n");
+	ck_assert_int_eq(chmod(next, 0755), 0);
+	ck_assert_int_eq(rename(next, copy), 0); /* as an install does */
+	char out[4096];
+	usr2_expecting_failure(&srv, out, sizeof(out));
+	ck_assert_msg(strstr(out, " exited with status 3 before serving; "
+				  "still serving\n"),
+		      "got: %s", out);
+	ck_assert_int_eq(get_status(srv.port), 200);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+	unlink(copy);
+}
+END_TEST
+
 /* Two workers hand their two sockets to one worker (it takes both),
  * that one to three workers (the third shares one), and back to two,
  * under load, with no request lost. */
 START_TEST(successor_with_other_worker_count)
 {
 	become_subreaper();
-	char pid_path[96], conf_path[64], args[256], text[128];
-	make_pid_path(pid_path, sizeof(pid_path));
-	strcpy(conf_path, temp_file("workers 2\ndrain_grace 0ms\n"));
-	snprintf(args, sizeof(args), "-c %s --pid-file %s", conf_path,
-		 pid_path);
+	char pid_path[96], conf_path[64], text[128];
 	struct test_server srv;
-	server_start(&srv, args);
+	start_with_files(&srv, "workers 2\ndrain_grace 0ms\n", conf_path,
+			 pid_path);
 	struct load load;
 	load_start(&load, srv.port, INFLIGHT, 10000, 500000);
 	const int counts[] = {1, 3, 2};
@@ -331,10 +380,7 @@ START_TEST(successor_with_other_worker_count)
 		usleep(150 * 1000);
 		snprintf(text, sizeof(text), "workers %d\ndrain_grace 0ms\n",
 			 counts[i]);
-		FILE *f = fopen(conf_path, "w");
-		ck_assert_ptr_nonnull(f);
-		fputs(text, f);
-		fclose(f);
+		rewrite_file(conf_path, text);
 		srv.pid = hand_over(srv.pid, pid_path);
 	}
 	usleep(150 * 1000);
@@ -357,6 +403,7 @@ Suite *handoff_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pid_file_written_rewritten_removed);
 	tcase_add_test(tc, failed_successor_leaves_old_serving);
+	tcase_add_test(tc, successor_runs_the_new_build);
 	tcase_add_test(tc, successor_with_other_worker_count);
 	tcase_add_test(tc, handoff_20_restarts_under_load);
 	tcase_add_test(tc, activation_20_restarts_under_load);
