@@ -16,6 +16,7 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, proxy_protocol_suite());
 	srunner_add_suite(sr, timer_suite());
+	srunner_add_suite(sr, listen_set_suite());
 	srunner_add_suite(sr, sim_suite());
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, integration_suite(mode));
