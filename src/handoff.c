@@ -128,20 +128,43 @@ int hd_handoff_spawn(const int *fds, int n, struct hd_successor *s)
 	for (int i = 0; i < n; i++)
 		if (fds[i] >= high)
 			high = fds[i] + 1;
-	int pipefd[2];
+	/* pipefd: readiness, passed on. execfd: close-on-exec, so its read
+	 * end sees EOF once the child has exec'd (or died): from then on it
+	 * holds none of our other descriptors (poller.h). Its write end goes
+	 * above every descriptor the child moves, so no dup2 closes it. */
+	int pipefd[2], execfd[2];
 	if (pipe2(pipefd, O_CLOEXEC)) {
 		free(envp);
 		return -errno;
 	}
 	if (pipefd[1] >= high)
 		high = pipefd[1] + 1;
-	pid_t pid = fork();
+	if (pipe2(execfd, O_CLOEXEC)) {
+		int err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		free(envp);
+		return err;
+	}
+	int exec_w = fcntl(execfd[1], F_DUPFD_CLOEXEC, high);
+	close(execfd[1]);
+	if (exec_w >= high)
+		high = exec_w + 1;
+	pid_t pid = exec_w < 0 ? -1 : fork();
 	if (pid == 0)
 		child_exec(fds, n, pipefd[1], envp,
 			   pid_env + strlen("LISTEN_PID="), high);
 	int err = pid < 0 ? -errno : 0;
 	free(envp);
 	close(pipefd[1]);
+	if (exec_w >= 0)
+		close(exec_w);
+	if (!err) {
+		struct pollfd pfd = {.fd = execfd[0], .events = POLLIN};
+		while (poll(&pfd, 1, 2000) < 0 && errno == EINTR)
+			;
+	}
+	close(execfd[0]);
 	if (err) {
 		close(pipefd[0]);
 		return err;

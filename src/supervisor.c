@@ -144,18 +144,46 @@ static void still_serving(struct hd_supervisor *sv, const char *why)
 		hd_pid_file_write(sv->cfg->pid_file);
 }
 
+/* Before the fork: every worker must have seen hd_poller_forking, so
+ * each close from now on also takes the socket out of its epoll set
+ * (poller.h). Returns false when a worker does not answer within 1 s. */
+static bool fence_workers(struct hd_supervisor *sv)
+{
+	atomic_store(&hd_poller_forking, 1);
+	unsigned gen = atomic_fetch_add(&hd_poller_fork_gen, 1) + 1;
+	for (int i = 0; i < sv->worker_count; i++)
+		hd_worker_wake(sv->workers[i]);
+	long long deadline = now_ms() + 1000;
+	for (int i = 0; i < sv->worker_count; i++)
+		while (atomic_load(&sv->workers[i]->fork_seen) != gen) {
+			if (now_ms() > deadline)
+				return false;
+			usleep(200);
+		}
+	return true;
+}
+
+/* Forks and execs the successor; returns once the child has exec'd. */
+static int spawn(struct hd_supervisor *sv, struct hd_successor *s)
+{
+	int *fds;
+	int n = hd_listen_set_fds(sv->sockets, &fds);
+	if (n < 0)
+		return n;
+	int err = fence_workers(sv) ? hd_handoff_spawn(fds, n, s) : -EBUSY;
+	atomic_store(&hd_poller_forking, 0);
+	free(fds);
+	return err;
+}
+
 /* SIGUSR2. Returns 1 once a successor serves (we drain), 0 when it
  * failed (we go on serving), or the SIGTERM or SIGINT that came while
  * it started (it is stopped; the signal is acted on as usual). */
 static int hand_over(struct hd_supervisor *sv)
 {
-	int *fds;
 	char why[160];
-	int n = hd_listen_set_fds(sv->sockets, &fds);
 	struct hd_successor s;
-	int err = n < 0 ? n : hd_handoff_spawn(fds, n, &s);
-	if (n >= 0)
-		free(fds);
+	int err = spawn(sv, &s);
 	if (err) {
 		snprintf(why, sizeof(why), "cannot start: %s", strerror(-err));
 		still_serving(sv, why);

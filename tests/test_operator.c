@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,8 +512,17 @@ START_TEST(zero_downtime_restart)
 	}
 	int status;
 	ck_assert_int_eq(waitpid(old_srv.pid, &status, 0), old_srv.pid);
+	char said[4096] = "";
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		struct pollfd pfd = {.fd = old_srv.stderr_fd, .events = POLLIN};
+		ssize_t n = poll(&pfd, 1, 100) > 0
+				    ? read(old_srv.stderr_fd, said,
+					   sizeof(said) - 1)
+				    : 0;
+		said[n > 0 ? n : 0] = '\0';
+	}
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "old instance: status 0x%x", status);
+		      "old instance: status 0x%x; said: %s", status, said);
 	struct test_server new_srv = old_srv; /* shares the stderr pipe */
 	FILE *f = fopen(pid_path, "r");
 	ck_assert_ptr_nonnull(f);

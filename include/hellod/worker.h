@@ -47,9 +47,11 @@ struct hd_worker {
 			      * context, buffers, connections, counters */
 	int reserve_fd;	     /* spare fd, given up to shed on EMFILE */
 	/* operators: drain, metrics, access log */
-	atomic_int phase;   /* enum hd_phase, set by the main thread */
-	int seen_phase;	    /* the phase this worker has acted on */
-	atomic_bool exited; /* the loop has returned */
+	atomic_int phase;	  /* enum hd_phase, set by the main thread */
+	int seen_phase;		  /* the phase this worker has acted on */
+	atomic_bool exited;	  /* the loop has returned */
+	atomic_uint fork_seen;	  /* hd_poller_fork_gen acknowledged */
+	unsigned fork_seen_local; /* the same, for the worker itself */
 	struct hd_worker *const *all; /* every worker, for /metrics */
 	int all_count;
 	struct hd_metrics_snapshot snapshot;
@@ -74,6 +76,8 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 int hd_worker_start(struct hd_worker *w);
 /* Asks the worker to stop; safe from any thread. */
 void hd_worker_stop(struct hd_worker *w);
+/* Wakes the worker's loop (it then runs its top: phase, fork_seen). */
+void hd_worker_wake(struct hd_worker *w);
 /* Moves the worker to a later phase and wakes it; any thread. */
 void hd_worker_set_phase(struct hd_worker *w, enum hd_phase phase);
 /* Logs requests to the shared descriptor log_fd; call before start. */
