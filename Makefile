@@ -157,6 +157,7 @@ install: $(BUILD)/hellod
 	$(PREFIX_SED) conf/hellod.service > $(BUILD)/hellod.service
 	install -D -m 0644 $(BUILD)/hellod.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.service
 	install -D -m 0644 conf/hellod.logrotate $(DESTDIR)$(LOGROTATEDIR)/hellod
+	install -D -m 0644 conf/hellod.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/hellod.socket
 
 clean:
 	rm -rf build

@@ -23,6 +23,9 @@ static const char usage[] =
 	"      --accept-once       TEACHING, breaks edge mode: one accept per "
 	"event\n"
 	"      --read-size N       bytes per read() (default 64k)\n"
+	"      --pid-file FILE     write the pid to FILE (kill -USR2 hands "
+	"over\n"
+	"                          the listeners to a new hellod)\n"
 	"  -h, --help              show this help and exit\n"
 	"  -V, --version           show the version and exit\n"
 	"\n"
@@ -34,6 +37,7 @@ enum {
 	OPT_READ_ONCE = 0x200,
 	OPT_ACCEPT_ONCE,
 	OPT_READ_SIZE,
+	OPT_PID_FILE,
 };
 
 static const struct option options[] = {
@@ -46,6 +50,7 @@ static const struct option options[] = {
 	{"read-once", no_argument, NULL, OPT_READ_ONCE},
 	{"accept-once", no_argument, NULL, OPT_ACCEPT_ONCE},
 	{"read-size", required_argument, NULL, OPT_READ_SIZE},
+	{"pid-file", required_argument, NULL, OPT_PID_FILE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -121,6 +126,8 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 	case OPT_ACCEPT_ONCE: cfg->accept_once = true; return 0;
 	case OPT_READ_SIZE:
 		return hd_config_set_read_size(cfg, value, msg, msglen);
+	case OPT_PID_FILE:
+		return hd_config_set_pid_file(cfg, value, msg, msglen);
 	}
 	return 0;
 }

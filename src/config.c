@@ -617,17 +617,32 @@ static int set_drain_timeout(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
+/* A file path, or "off" for none. */
+static int set_file_path(char *dst, size_t dstlen, const char *value, char *err,
+			 size_t errlen)
+{
+	if (!strcmp(value, "off")) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (strlen(value) >= dstlen)
+		return fail(err, errlen, "path too long");
+	strcpy(dst, value);
+	return 0;
+}
+
 static int set_access_log(struct hd_config *cfg, const char *value, char *err,
 			  size_t errlen)
 {
-	if (!strcmp(value, "off")) {
-		cfg->access_log[0] = '\0';
-		return 0;
-	}
-	if (strlen(value) >= sizeof(cfg->access_log))
-		return fail(err, errlen, "path too long");
-	strcpy(cfg->access_log, value);
-	return 0;
+	return set_file_path(cfg->access_log, sizeof(cfg->access_log), value,
+			     err, errlen);
+}
+
+int hd_config_set_pid_file(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_file_path(cfg->pid_file, sizeof(cfg->pid_file), value, err,
+			     errlen);
 }
 
 static int set_access_log_format(struct hd_config *cfg, const char *value,
@@ -862,6 +877,7 @@ static const struct {
 	{"drain_timeout", set_drain_timeout},
 	{"access_log", set_access_log},
 	{"access_log_format", set_access_log_format},
+	{"pid_file", hd_config_set_pid_file},
 	{"header", set_header},
 	{"body_file", set_body_file},
 	{"route", set_route},

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 
+atomic_int hd_poller_forking;
+atomic_uint hd_poller_fork_gen;
+
 struct hd_poller *hd_poller_new(enum hd_poller_kind kind, bool edge)
 {
 	switch (kind) {

@@ -48,12 +48,21 @@ static int epoll_mod(struct hd_poller *p, int fd, void *ptr, uint32_t events)
 	return ctl(p, EPOLL_CTL_MOD, fd, ptr, events);
 }
 
-/* close() drops the fd from every epoll set it is in (no dup()s exist),
- * so forgetting costs no system call. */
+static void epoll_remove(struct hd_poller *p, int fd)
+{
+	struct epoll_poller *ep = (struct epoll_poller *)p;
+	p->ctl_calls++;
+	epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* close() drops the fd from every epoll set it is in when it is the last
+ * descriptor of its socket (connections are never dup()ed), so
+ * forgetting costs no system call; except while a fork child may hold
+ * copies of every descriptor (poller.h). */
 static void epoll_forget(struct hd_poller *p, int fd)
 {
-	(void)p;
-	(void)fd;
+	if (atomic_load_explicit(&hd_poller_forking, memory_order_acquire))
+		epoll_remove(p, fd);
 }
 
 static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
@@ -101,6 +110,7 @@ static const struct hd_poller_ops epoll_ops = {
 	.add = epoll_add,
 	.mod = epoll_mod,
 	.forget = epoll_forget,
+	.remove = epoll_remove,
 	.wait = epoll_wait_events,
 	.destroy = epoll_destroy,
 };

@@ -84,8 +84,8 @@ void hd_worker_set_access_log(struct hd_worker *w, int log_fd)
 }
 
 int hd_worker_init(struct hd_worker *w, int id, int cpu,
-		   const struct hd_config *cfg, const int *listen_fds,
-		   int listen_count)
+		   const struct hd_config *cfg,
+		   const struct hd_listener *listeners, int listen_count)
 {
 	int err;
 	memset(w, 0, sizeof(*w));
@@ -95,14 +95,24 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	w->wake_fd = w->reserve_fd = -1;
 	atomic_init(&w->phase, HD_PHASE_RUN);
 	atomic_init(&w->exited, false);
+	w->fork_seen_local = atomic_load(&hd_poller_fork_gen);
+	atomic_init(&w->fork_seen, w->fork_seen_local);
 	hd_access_log_init(&w->log, -1, cfg->access_log_format);
 	/* The worker owns the listening fds from here on, even on failure:
 	 * hd_worker_free closes them. */
-	for (int i = 0; i < listen_count; i++)
-		w->listeners[i] = (struct hd_listener){
-			.type = HD_HANDLE_LISTENER,
-			.proxy = cfg->listen[i].proxy_protocol,
-			.fd = listen_fds[i]};
+	if (listen_count > 0) {
+		w->listeners =
+			calloc((size_t)listen_count, sizeof(*w->listeners));
+		if (!w->listeners) {
+			for (int i = 0; i < listen_count; i++)
+				close(listeners[i].fd);
+			return -ENOMEM;
+		}
+	}
+	for (int i = 0; i < listen_count; i++) {
+		w->listeners[i] = listeners[i];
+		w->listeners[i].type = HD_HANDLE_LISTENER;
+	}
 	w->listener_count = listen_count;
 	w->now_ms = now_monotonic_ms();
 	w->accept_timer.kind = HD_TIMER_ACCEPT;
@@ -305,7 +315,9 @@ static void pin_to_cpu(struct hd_worker *w)
 static void close_listeners(struct hd_worker *w)
 {
 	for (int i = 0; i < w->listener_count; i++) {
-		hd_poller_forget(w->poller, w->listeners[i].fd);
+		/* remove, not forget: a listener may be a dup() of another
+		 * worker's, so close() alone would leave it in our set. */
+		hd_poller_remove(w->poller, w->listeners[i].fd);
 		close(w->listeners[i].fd);
 	}
 	w->listener_count = 0;
@@ -389,12 +401,25 @@ static void publish_metrics(struct hd_worker *w)
 	w->publish_due = false;
 }
 
+/* The main thread is about to fork (poller.h): from here on every close
+ * of this worker's sees hd_poller_forking set. */
+static void acknowledge_fork(struct hd_worker *w)
+{
+	unsigned gen =
+		atomic_load_explicit(&hd_poller_fork_gen, memory_order_acquire);
+	if (gen != w->fork_seen_local) {
+		w->fork_seen_local = gen;
+		atomic_store_explicit(&w->fork_seen, gen, memory_order_release);
+	}
+}
+
 void *hd_worker_run(void *arg)
 {
 	struct hd_worker *w = arg;
 	struct hd_event events[MAX_EVENTS];
 	pin_to_cpu(w);
 	while (follow_phase(w)) {
+		acknowledge_fork(w);
 		int timeout = hd_wheel_timeout_ms(&w->loop.wheel, w->now_ms);
 		/* Connections that spent their read budget go on at once. */
 		if (w->loop.ready)
@@ -437,7 +462,7 @@ int hd_worker_start(struct hd_worker *w)
 	return -pthread_create(&w->thread, NULL, hd_worker_run, w);
 }
 
-static void wake(struct hd_worker *w)
+void hd_worker_wake(struct hd_worker *w)
 {
 	uint64_t one = 1;
 	if (write(w->wake_fd, &one, sizeof(one)) < 0)
@@ -452,7 +477,7 @@ void hd_worker_stop(struct hd_worker *w)
 void hd_worker_set_phase(struct hd_worker *w, enum hd_phase phase)
 {
 	atomic_store_explicit(&w->phase, (int)phase, memory_order_release);
-	wake(w);
+	hd_worker_wake(w);
 }
 
 void hd_worker_join(struct hd_worker *w)
@@ -469,6 +494,7 @@ void hd_worker_free(struct hd_worker *w)
 		close(w->listeners[i].fd);
 	}
 	w->listener_count = 0;
+	free(w->listeners);
 	hd_access_log_free(&w->log);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);

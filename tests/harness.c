@@ -85,45 +85,68 @@ static const char *const valgrind_argv[] = {"valgrind",
 #define VALGRIND_ARGC (int)(sizeof(valgrind_argv) / sizeof(valgrind_argv[0]))
 
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag, const char *wrapper);
+			 bool listen_flag, const char *wrapper,
+			 int activate_fd);
 
 void server_start(struct test_server *s, const char *args)
 {
-	start_server(s, args, 0, true, NULL);
+	start_server(s, args, 0, true, NULL, -1);
 }
 
 void server_start_nofile(struct test_server *s, const char *args, int nofile)
 {
-	start_server(s, args, nofile, true, NULL);
+	start_server(s, args, nofile, true, NULL, -1);
+}
+
+static void start_conf(struct test_server *s, const char *conf_text,
+		       const char *args, const char *wrapper, int activate_fd)
+{
+	char all[512];
+	snprintf(all, sizeof(all), "-c %s %s", temp_file(conf_text),
+		 args ? args : "");
+	start_server(s, all, 0, false, wrapper, activate_fd);
 }
 
 void server_start_conf(struct test_server *s, const char *conf_text,
 		       const char *args)
 {
-	server_start_conf_wrapped(s, conf_text, args, NULL);
+	start_conf(s, conf_text, args, NULL, -1);
 }
 
 void server_start_conf_wrapped(struct test_server *s, const char *conf_text,
 			       const char *args, const char *wrapper)
 {
-	char all[512];
-	snprintf(all, sizeof(all), "-c %s %s", temp_file(conf_text),
-		 args ? args : "");
-	start_server(s, all, 0, false, wrapper);
+	start_conf(s, conf_text, args, wrapper, -1);
 }
 
+void server_start_activated(struct test_server *s, int sock,
+			    const char *conf_text, const char *args)
+{
+	start_conf(s, conf_text, args, NULL, sock);
+}
+
+/* sd_listen_fds(3): the sockets from descriptor 3, LISTEN_PID the pid
+ * of the process that is to take them; sh's $$ is that pid after exec. */
+static const char *const activate_argv[] = {
+	"/bin/sh", "-c", "export LISTEN_FDS=1 LISTEN_PID=$$; exec \"$@\"",
+	"sh"};
+#define ACTIVATE_ARGC (int)(sizeof(activate_argv) / sizeof(activate_argv[0]))
+
 static void start_server(struct test_server *s, const char *args, int nofile,
-			 bool listen_flag, const char *wrapper)
+			 bool listen_flag, const char *wrapper, int activate_fd)
 {
 	char copy[512] = "", wrap_copy[256] = "";
-	char *argv[48 + VALGRIND_ARGC];
+	char *argv[48 + VALGRIND_ARGC + ACTIVATE_ARGC];
 	int argc = 0;
+	if (activate_fd >= 0)
+		for (; argc < ACTIVATE_ARGC; argc++)
+			argv[argc] = (char *)activate_argv[argc];
 	if (wrapper) {
 		snprintf(wrap_copy, sizeof(wrap_copy), "%s", wrapper);
-		argc += split_args(wrap_copy, argv, 8);
+		argc += split_args(wrap_copy, argv + argc, 8);
 	} else if (server_under_valgrind()) {
-		for (; argc < VALGRIND_ARGC; argc++)
-			argv[argc] = (char *)valgrind_argv[argc];
+		for (int i = 0; i < VALGRIND_ARGC; i++)
+			argv[argc++] = (char *)valgrind_argv[i];
 	}
 	argv[argc++] = (char *)server_binary();
 	if (listen_flag) {
@@ -145,12 +168,18 @@ static void start_server(struct test_server *s, const char *args, int nofile,
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
 	memset(s, 0, sizeof(*s));
 	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
+	/* No Check call in the child before exec: Check's asserts take a
+	 * mutex another test thread (a load generator) may hold at fork. */
 	if (s->pid == 0) {
 		/* A test that fails (Check's child _exits) or times out
 		 * (SIGKILL) must not leave its server running. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pipefd[1], STDERR_FILENO);
+		/* dup2 onto itself would keep close-on-exec */
+		if (activate_fd == 3)
+			fcntl(3, F_SETFD, 0);
+		else if (activate_fd >= 0 && dup2(activate_fd, 3) < 0)
+			_exit(125);
 		struct rlimit lim = {(rlim_t)nofile, (rlim_t)nofile};
 		if (nofile > 0 && setrlimit(RLIMIT_NOFILE, &lim))
 			_exit(126);
@@ -158,6 +187,7 @@ static void start_server(struct test_server *s, const char *args, int nofile,
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	ck_assert_int_ge(s->pid, 0);
 	close(pipefd[1]);
 	s->stderr_fd = pipefd[0];
 	wait_for_banner(s);

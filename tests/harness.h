@@ -34,6 +34,12 @@ void server_start_conf(struct test_server *s, const char *conf_text,
  * wrapper's, not the server's. */
 void server_start_conf_wrapped(struct test_server *s, const char *conf_text,
 			       const char *args, const char *wrapper);
+/* Plays systemd's part in socket activation: runs with `-c FILE`
+ * (conf_text) and args, with the listening socket `sock` as descriptor
+ * 3 and LISTEN_FDS=1, LISTEN_PID set to the server's pid (a /bin/sh
+ * wrapper that execs it, so the pid is the server's). */
+void server_start_activated(struct test_server *s, int sock,
+			    const char *conf_text, const char *args);
 /* True when the server runs under valgrind (slow: tests relax timing). */
 bool server_under_valgrind(void);
 /* SIGINT, then waits up to timeout_ms; returns the exit status, or -1

@@ -17,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, resp_check_suite());
 	srunner_add_suite(sr, proxy_protocol_suite());
 	srunner_add_suite(sr, timer_suite());
+	srunner_add_suite(sr, listen_set_suite());
 	srunner_add_suite(sr, sim_suite());
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, integration_suite(mode));
@@ -27,6 +28,7 @@ int main(void)
 	for (int mode = 0; mode < HD_TEST_MODE_COUNT; mode++)
 		srunner_add_suite(sr, attack_suite(mode));
 	srunner_add_suite(sr, operator_suite());
+	srunner_add_suite(sr, handoff_suite());
 	/* The HAProxy test needs haproxy (make deps installs it); without it
 	 * the suite is left out, said so, and not counted as passed. */
 	if (system("command -v haproxy >/dev/null 2>&1") == 0)

@@ -13,6 +13,8 @@ Suite *resp_check_suite(void);
 Suite *proxy_protocol_suite(void);
 Suite *operator_suite(void);
 Suite *haproxy_suite(void);
+Suite *handoff_suite(void);
+Suite *listen_set_suite(void);
 Suite *timer_suite(void);
 Suite *teaching_suite(void);
 Suite *sim_suite(void);

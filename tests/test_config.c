@@ -44,6 +44,7 @@ START_TEST(defaults_are_documented_ones)
 	ck_assert_uint_eq(cfg.drain_grace_ms, 5000);
 	ck_assert_uint_eq(cfg.drain_timeout_ms, 15000);
 	ck_assert_str_eq(cfg.access_log, "");
+	ck_assert_str_eq(cfg.pid_file, "");
 	ck_assert_ptr_null(cfg.extra_headers);
 }
 END_TEST
@@ -482,7 +483,8 @@ START_TEST(operator_keys)
 			   "echo_path /echo\ndrain_grace 250ms\n"
 			   "drain_timeout 2m\naccess_log /tmp/a.log\n"
 			   "access_log_format json\nheader X-A 1\n"
-			   "header Cache-Control no-store, max-age=0\n";
+			   "header Cache-Control no-store, max-age=0\n"
+			   "pid_file /run/h.pid\n";
 	ck_assert_msg(hd_config_parse_text(&cfg, "t", text, err, sizeof(err)) ==
 			      0,
 		      "%s", err);
@@ -494,6 +496,7 @@ START_TEST(operator_keys)
 	ck_assert_uint_eq(cfg.drain_timeout_ms, 120000);
 	ck_assert_str_eq(cfg.access_log, "/tmp/a.log");
 	ck_assert_int_eq(cfg.access_log_format, HD_LOG_JSON);
+	ck_assert_str_eq(cfg.pid_file, "/run/h.pid");
 	ck_assert_str_eq(cfg.extra_headers,
 			 "X-A: 1\r\nCache-Control: no-store, max-age=0\r\n");
 	ck_assert_int_eq(hd_config_finish(&cfg, err, sizeof(err)), 0);
@@ -546,6 +549,11 @@ START_TEST(flags_override_the_file)
 	ck_assert_uint_eq(cfg.listen[0].port, 0);
 	ck_assert_int_eq(cfg.trigger, HD_TRIGGER_LEVEL);
 	unlink(path);
+	const char *pid[] = {"hellod", "--pid-file", "/tmp/x.pid", NULL};
+	ck_assert_int_eq(parse_argv(3, pid), HD_CLI_RUN);
+	ck_assert_str_eq(cfg.pid_file, "/tmp/x.pid");
+	const char *no_value[] = {"hellod", "--pid-file", NULL};
+	ck_assert_int_eq(parse_argv(2, no_value), HD_CLI_ERROR);
 }
 END_TEST
 

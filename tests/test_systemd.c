@@ -56,10 +56,12 @@ START_TEST(unit_verifies_cleanly)
 {
 	const char *unit = unit_copy();
 	char cmd[1024], out[4096];
+	/* The service requires hellod.socket: verify both, side by side. */
 	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p %s/man/man8 && cp %s %s/man/man8/ && "
-		 "MANPATH=%s/man systemd-analyze verify %s",
-		 dir, src_path("docs/hellod.8"), dir, dir, unit);
+		 "mkdir -p %s/man/man8 && cp %s %s/man/man8/ && cp %s %s/ && "
+		 "MANPATH=%s/man systemd-analyze verify %s %s/hellod.socket",
+		 dir, src_path("docs/hellod.8"), dir,
+		 src_path("conf/hellod.socket"), dir, dir, unit, dir);
 	int rc = run_capture(cmd, out, sizeof(out));
 	ck_assert_msg(rc == 0 && out[0] == '\0', "verify: %d: %s", rc, out);
 }

@@ -28,7 +28,7 @@ struct hd_listen_spec {
 enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
 
 /* Keys the file parser knows (hd_config_key_name lists them). */
-#define HD_CONFIG_KEYS 34
+#define HD_CONFIG_KEYS 35
 
 /* Where a key's value came from, so that a check across keys after
  * parsing (hd_config_finish) can name the file, line and key, or the
@@ -77,6 +77,7 @@ struct hd_config {
 	unsigned drain_grace_ms;   /* health says 503 this long */
 	unsigned drain_timeout_ms; /* from SIGTERM to forced exit */
 	char access_log[512];	   /* "" when off */
+	char pid_file[512];	   /* "" when off */
 	enum hd_log_format access_log_format;
 	char *extra_headers; /* heap: "Name: value\r\n" lines, or NULL */
 	size_t extra_headers_len;
@@ -126,6 +127,9 @@ int hd_config_set_trigger(struct hd_config *cfg, const char *value, char *err,
 			  size_t errlen);
 int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 			 size_t errlen);
+/* pid_file: a path, or "off". */
+int hd_config_set_pid_file(struct hd_config *cfg, const char *value, char *err,
+			   size_t errlen);
 /* read_size: 1 byte .. 1 MiB, k/m suffixes (a teaching knob). */
 int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
 			    size_t errlen);

@@ -2,10 +2,18 @@
 #ifndef HELLOD_LISTENER_H
 #define HELLOD_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hellod/config.h"
+
+/* A listening socket as a worker's poller sees it. */
+struct hd_listener {
+	uint8_t type; /* HD_HANDLE_LISTENER */
+	bool proxy;   /* clients send a PROXY protocol header first */
+	int fd;
+};
 
 /* Opens a nonblocking SO_REUSEPORT listening socket on spec's address and
  * `port` (which may differ from spec->port once port 0 was resolved).

@@ -8,6 +8,7 @@
 #ifndef HELLOD_POLLER_H
 #define HELLOD_POLLER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ struct hd_poller_ops {
 	int (*mod)(struct hd_poller *p, int fd, void *ptr, uint32_t events);
 	/* Stop watching fd; called right before close(fd). */
 	void (*forget)(struct hd_poller *p, int fd);
+	/* Stop watching fd even though another descriptor of the same
+	 * socket stays open (a dup()ed listener). NULL: forget does. */
+	void (*remove)(struct hd_poller *p, int fd);
 	/* Waits up to timeout_ms (-1: forever) and fills at most max events.
 	 * Returns how many, or -errno (-EINTR included). */
 	int (*wait)(struct hd_poller *p, struct hd_event *events, int max,
@@ -75,6 +79,25 @@ static inline void hd_poller_forget(struct hd_poller *p, int fd)
 {
 	p->ops->forget(p, fd);
 }
+
+static inline void hd_poller_remove(struct hd_poller *p, int fd)
+{
+	if (p->ops->remove)
+		p->ops->remove(p, fd);
+	else
+		p->ops->forget(p, fd);
+}
+
+/* Nonzero while a child forked by this process may still hold copies of
+ * its descriptors (between fork and exec, handoff.c): close() then
+ * leaves a socket in the epoll sets it is in, since the child still
+ * holds it, and an event could name a freed connection. The epoll
+ * backend's forget removes the fd explicitly meanwhile. Set by the main
+ * thread; hd_poller_fork_gen is bumped with it, and each worker
+ * acknowledges the new generation at the top of its loop before the
+ * fork (worker.h: fork_seen), so no close races the change. */
+extern atomic_int hd_poller_forking;
+extern atomic_uint hd_poller_fork_gen;
 
 static inline int hd_poller_wait(struct hd_poller *p, struct hd_event *events,
 				 int max, int timeout_ms)

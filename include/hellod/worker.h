@@ -14,19 +14,13 @@
 #include "hellod/conn.h"
 #include "hellod/date_cache.h"
 #include "hellod/http.h"
+#include "hellod/listener.h"
 #include "hellod/loop.h"
 #include "hellod/metrics.h"
 #include "hellod/poller.h"
 #include "hellod/response.h"
 #include "hellod/stats.h"
 #include "hellod/timer.h"
-
-/* A listening socket as the poller sees it. */
-struct hd_listener {
-	uint8_t type; /* HD_HANDLE_LISTENER */
-	bool proxy;   /* clients send a PROXY protocol header first */
-	int fd;
-};
 
 /* Where a worker is in its life; the main thread moves it forward. */
 enum hd_phase {
@@ -42,7 +36,7 @@ struct hd_worker {
 	int cpu; /* pinned to this CPU, or -1 */
 	pthread_t thread;
 	const struct hd_config *cfg;
-	struct hd_listener listeners[HD_MAX_LISTEN];
+	struct hd_listener *listeners; /* owned, with their fds */
 	int listener_count;
 	uint8_t wake_type; /* HD_HANDLE_WAKE: the eventfd's poller pointer */
 	int wake_fd;	   /* eventfd the main thread writes to stop us */
@@ -53,9 +47,11 @@ struct hd_worker {
 			      * context, buffers, connections, counters */
 	int reserve_fd;	     /* spare fd, given up to shed on EMFILE */
 	/* operators: drain, metrics, access log */
-	atomic_int phase;   /* enum hd_phase, set by the main thread */
-	int seen_phase;	    /* the phase this worker has acted on */
-	atomic_bool exited; /* the loop has returned */
+	atomic_int phase;	  /* enum hd_phase, set by the main thread */
+	int seen_phase;		  /* the phase this worker has acted on */
+	atomic_bool exited;	  /* the loop has returned */
+	atomic_uint fork_seen;	  /* hd_poller_fork_gen acknowledged */
+	unsigned fork_seen_local; /* the same, for the worker itself */
 	struct hd_worker *const *all; /* every worker, for /metrics */
 	int all_count;
 	struct hd_metrics_snapshot snapshot;
@@ -71,14 +67,17 @@ struct hd_worker {
  * enum hd_conn_timeout). */
 enum { HD_TIMER_ACCEPT = 0xff };
 
-/* Sets w up (poller, responses, buffers) for listening fds already bound.
- * Returns 0, or -errno. */
+/* Sets w up (poller, responses, buffers) for listening sockets already
+ * bound; w owns their fds from here on, even on failure (hd_worker_free
+ * closes them). Returns 0, or -errno. */
 int hd_worker_init(struct hd_worker *w, int id, int cpu,
-		   const struct hd_config *cfg, const int *listen_fds,
-		   int listen_count);
+		   const struct hd_config *cfg,
+		   const struct hd_listener *listeners, int listen_count);
 int hd_worker_start(struct hd_worker *w);
 /* Asks the worker to stop; safe from any thread. */
 void hd_worker_stop(struct hd_worker *w);
+/* Wakes the worker's loop (it then runs its top: phase, fork_seen). */
+void hd_worker_wake(struct hd_worker *w);
 /* Moves the worker to a later phase and wakes it; any thread. */
 void hd_worker_set_phase(struct hd_worker *w, enum hd_phase phase);
 /* Logs requests to the shared descriptor log_fd; call before start. */

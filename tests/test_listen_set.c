@@ -1,0 +1,144 @@
+/* test_listen_set.c — tests for src/listen_set.c and src/sd_listen.c:
+ * which inherited sockets serve which listen entry, how they are spread
+ * over workers, and the LISTEN_* environment. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hellod/listen_set.h"
+#include "hellod/sd_listen.h"
+#include "suites.h"
+
+/* A SO_REUSEPORT listener on 127.0.0.1:port (0: any). */
+static int listener(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+static int port_of(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	return ntohs(sa.sin_port);
+}
+
+static void config(struct hd_config *cfg, const char *text)
+{
+	char err[HD_ERRLEN];
+	ck_assert_int_eq(hd_config_defaults(cfg), 0);
+	ck_assert_msg(!hd_config_parse_text(cfg, "t", text, err, sizeof(err)),
+		      "%s", err);
+}
+
+/* A predecessor's two sockets on one port, a port-0 entry: both adopted
+ * as one group; one worker takes both, three share (the third a dup). */
+START_TEST(inherited_sockets_are_adopted_and_spread)
+{
+	int a = listener(0);
+	int b = listener(port_of(a));
+	int fds[] = {a, b};
+	struct hd_config cfg;
+	config(&cfg, "listen 127.0.0.1:0 proxy_protocol\n");
+	struct hd_listen_set set;
+	char err[HD_ERRLEN];
+	ck_assert_int_eq(hd_listen_set_build(&set, &cfg, fds, 2, true, 3, err,
+					     sizeof(err)),
+			 0);
+	ck_assert_int_eq(set.count, 1);
+	ck_assert(set.groups[0].inherited);
+	ck_assert_int_eq(set.groups[0].count, 2);
+	ck_assert_int_eq(set.groups[0].spec.port, port_of(a));
+	struct hd_listener *ls;
+	ck_assert_int_eq(hd_listen_set_worker(&set, 0, 1, &ls), 2);
+	ck_assert(ls[0].fd == a && ls[1].fd == b && ls[0].proxy);
+	free(ls);
+	ck_assert_int_eq(hd_listen_set_worker(&set, 2, 3, &ls), 1);
+	ck_assert(ls[0].fd != a && ls[0].fd != b);
+	ck_assert_int_eq(port_of(ls[0].fd), port_of(a)); /* a dup of a */
+	close(ls[0].fd);
+	free(ls);
+	int *all;
+	ck_assert_int_eq(hd_listen_set_fds(&set, &all), 2);
+	free(all);
+	hd_listen_set_free(&set);
+	hd_config_free(&cfg);
+	close(a);
+	close(b);
+}
+END_TEST
+
+/* Under activation an entry without a passed socket is not bound; a
+ * passed socket no entry claims is served as its own group. */
+START_TEST(activation_binds_nothing_and_serves_all_passed)
+{
+	int a = listener(0);
+	int fds[] = {a};
+	struct hd_config cfg;
+	config(&cfg, "listen 127.0.0.2:0\n");
+	struct hd_listen_set set;
+	char err[HD_ERRLEN];
+	ck_assert_int_eq(hd_listen_set_build(&set, &cfg, fds, 1, false, 2, err,
+					     sizeof(err)),
+			 0);
+	ck_assert_int_eq(set.count, 1);
+	ck_assert_str_eq(set.groups[0].spec.host, "127.0.0.1");
+	ck_assert_int_eq(set.groups[0].spec.port, port_of(a));
+	ck_assert(!set.groups[0].spec.proxy_protocol);
+	hd_listen_set_free(&set);
+	/* A descriptor that is not a listening socket is refused. */
+	int notsock[] = {STDIN_FILENO};
+	ck_assert_int_eq(hd_listen_set_build(&set, &cfg, notsock, 1, false, 1,
+					     err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a listening TCP socket"));
+	hd_listen_set_free(&set);
+	hd_config_free(&cfg);
+	close(a);
+}
+END_TEST
+
+START_TEST(listen_env_for_another_pid_is_ignored_and_unset)
+{
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid() + 1);
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "1", 1);
+	setenv("LISTEN_FDNAMES", "http", 1);
+	ck_assert_int_eq(hd_sd_listen_fds(), 0);
+	ck_assert_ptr_null(getenv("LISTEN_PID"));
+	ck_assert_ptr_null(getenv("LISTEN_FDS"));
+	ck_assert_ptr_null(getenv("LISTEN_FDNAMES"));
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "two", 1);
+	ck_assert_int_eq(hd_sd_listen_fds(), -EINVAL);
+	ck_assert_int_eq(hd_sd_listen_fds(), 0); /* unset by the first */
+}
+END_TEST
+
+Suite *listen_set_suite(void)
+{
+	Suite *s = suite_create("listen_set");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, inherited_sockets_are_adopted_and_spread);
+	tcase_add_test(tc, activation_binds_nothing_and_serves_all_passed);
+	tcase_add_test(tc, listen_env_for_another_pid_is_ignored_and_unset);
+	suite_add_tcase(s, tc);
+	return s;
+}
