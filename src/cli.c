@@ -16,7 +16,10 @@ static const char usage[] =
 	"                          repeat for more; port 0 picks a free port\n"
 	"  -w, --workers N|auto    worker threads (default: one per CPU)\n"
 	"  -t, --trigger edge|level  epoll triggering (default: edge)\n"
-	"  -p, --poller epoll|poll|select  I/O multiplexer (default: epoll)\n"
+	"  -p, --poller epoll|poll|select|busy  I/O multiplexer (default: "
+	"epoll)\n"
+	"      --busy-sleep D      poller busy: sleep between passes (0, "
+	"1ms, ...)\n"
 	"  -s, --stats             print per-worker loop counters on exit\n"
 	"      --read-once         TEACHING, breaks edge mode: one read per "
 	"event\n"
@@ -34,6 +37,7 @@ enum {
 	OPT_READ_ONCE = 0x200,
 	OPT_ACCEPT_ONCE,
 	OPT_READ_SIZE,
+	OPT_BUSY_SLEEP,
 };
 
 static const struct option options[] = {
@@ -46,6 +50,7 @@ static const struct option options[] = {
 	{"read-once", no_argument, NULL, OPT_READ_ONCE},
 	{"accept-once", no_argument, NULL, OPT_ACCEPT_ONCE},
 	{"read-size", required_argument, NULL, OPT_READ_SIZE},
+	{"busy-sleep", required_argument, NULL, OPT_BUSY_SLEEP},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -121,6 +126,8 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 	case OPT_ACCEPT_ONCE: cfg->accept_once = true; return 0;
 	case OPT_READ_SIZE:
 		return hd_config_set_read_size(cfg, value, msg, msglen);
+	case OPT_BUSY_SLEEP:
+		return hd_config_set_busy_sleep(cfg, value, msg, msglen);
 	}
 	return 0;
 }

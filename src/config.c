@@ -79,6 +79,7 @@ const char *hd_poller_name(enum hd_poller_kind kind)
 	case HD_POLLER_EPOLL: return "epoll";
 	case HD_POLLER_POLL: return "poll";
 	case HD_POLLER_SELECT: return "select";
+	case HD_POLLER_BUSY: return "busy";
 	}
 	return "?";
 }
@@ -268,9 +269,12 @@ int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 		cfg->poller = HD_POLLER_POLL;
 	else if (!strcmp(value, "select"))
 		cfg->poller = HD_POLLER_SELECT;
+	else if (!strcmp(value, "busy"))
+		cfg->poller = HD_POLLER_BUSY;
 	else
 		return fail(err, errlen,
-			    "expected 'epoll', 'poll' or 'select', got '%s'",
+			    "expected 'epoll', 'poll', 'select' or 'busy', "
+			    "got '%s'",
 			    value);
 	return 0;
 }
@@ -723,6 +727,18 @@ static int set_lingering_bytes(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
+/* 0 (spin) up to a second; tutorials sleep a millisecond or so. */
+int hd_config_set_busy_sleep(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen)
+{
+	if (parse_duration_ms(value, 1000, &cfg->busy_sleep_ms))
+		return fail(err, errlen,
+			    "expected 0 or a duration up to 1s such as 1ms, "
+			    "got '%s'",
+			    value);
+	return 0;
+}
+
 /* ---- the file ---- */
 
 typedef int (*setter_fn)(struct hd_config *, const char *, char *, size_t);
@@ -764,6 +780,7 @@ static const struct {
 	{"read_once", set_read_once},
 	{"accept_once", set_accept_once},
 	{"read_size", hd_config_set_read_size},
+	{"busy_sleep", hd_config_set_busy_sleep},
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) == HD_CONFIG_KEYS,
@@ -974,6 +991,12 @@ int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen)
 	if (cfg->listen_count == 0)
 		return conflict(cfg, find_key("listen"), err, errlen,
 				"no listen address");
+	/* A knob of one mode is refused with the others, not ignored. */
+	if (cfg->poller != HD_POLLER_BUSY && key_was_set(cfg, "busy_sleep"))
+		return conflict(cfg, find_key("busy_sleep"), err, errlen,
+				"only applies to poller 'busy' (poller is "
+				"'%s')",
+				hd_poller_name(cfg->poller));
 	if (cfg->drain_timeout_ms < cfg->drain_grace_ms)
 		return conflict(cfg,
 				set_last(cfg, find_key("drain_timeout"),

@@ -111,7 +111,7 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	err = hd_responses_init(&w->responses, cfg, w->date.text);
 	if (err)
 		return err;
-	w->poller = hd_poller_new(cfg->poller, cfg->trigger == HD_TRIGGER_EDGE);
+	w->poller = hd_poller_new(cfg);
 	if (!w->poller)
 		return -errno;
 	err = hd_loop_init(&w->loop, cfg, w->poller, &w->responses, w->now_ms);

@@ -22,9 +22,18 @@ static void mode_select(void)
 	test_mode_args = "--poller select";
 }
 
+/* Busy polling sleeps 1 ms between passes here: spinning would burn both
+ * cores of a shared machine for the whole suite (test_teaching.c shows
+ * the spin on its own, briefly). */
+static void mode_busy(void)
+{
+	test_mode_args = "--poller busy --busy-sleep 1ms";
+}
+
 const struct test_mode test_modes[HD_TEST_MODE_COUNT] = {
 	[HD_TEST_EPOLL_EDGE] = {"epoll-edge", mode_epoll_edge},
 	[HD_TEST_EPOLL_LEVEL] = {"epoll-level", mode_epoll_level},
 	[HD_TEST_POLL] = {"poll", mode_poll},
 	[HD_TEST_SELECT] = {"select", mode_select},
+	[HD_TEST_BUSY] = {"busy", mode_busy},
 };

@@ -15,6 +15,8 @@ Suite *operator_suite(void);
 Suite *haproxy_suite(void);
 Suite *timer_suite(void);
 Suite *teaching_suite(void);
+/* The I/O ladder's rungs below select (busy, blocking) and --trace. */
+Suite *ladder_suite(void);
 Suite *sim_suite(void);
 Suite *systemd_suite(void);
 enum hd_test_mode {
@@ -22,6 +24,7 @@ enum hd_test_mode {
 	HD_TEST_EPOLL_LEVEL,
 	HD_TEST_POLL,
 	HD_TEST_SELECT,
+	HD_TEST_BUSY,
 	HD_TEST_MODE_COUNT
 };
 /* A mode's name ("epoll-edge") and the fixture that sets its flags in

@@ -8,6 +8,7 @@
 #ifndef HELLOD_POLLER_H
 #define HELLOD_POLLER_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,12 +53,27 @@ struct hd_poller {
 	int fd_limit;	     /* add() refuses fds >= this; 0: no limit */
 };
 
-/* Creates the poller for kind; edge only for epoll. NULL with errno set. */
-struct hd_poller *hd_poller_new(enum hd_poller_kind kind, bool edge);
+/* Creates the poller cfg names (cfg->poller; edge-triggered only for
+ * epoll). NULL with errno set. */
+struct hd_poller *hd_poller_new(const struct hd_config *cfg);
 
 struct hd_poller *hd_poller_epoll_new(bool edge);
 struct hd_poller *hd_poller_poll_new(void);
 struct hd_poller *hd_poller_select_new(void);
+/* Busy polling: no readiness call at all. Every wait reports every fd as
+ * ready for what it was registered for, so the owner tries each socket
+ * in turn and meets EAGAIN when there was nothing; sleeps sleep_ms
+ * between passes (0: spins) unless the wait's timeout is 0. */
+struct hd_poller *hd_poller_busy_new(unsigned sleep_ms);
+
+/* How a poll-style poller learns readiness: sets fds[i].revents for the
+ * count fds and returns how many have any, or -errno. */
+typedef int (*hd_poll_probe_fn)(void *arg, struct pollfd *fds, int count,
+				int timeout_ms);
+/* poll's watched set (poller_poll.c) with readiness from probe; name is
+ * the poller's (static). The building block of poll and busy. */
+struct hd_poller *hd_poller_probe_new(const char *name, hd_poll_probe_fn probe,
+				      void *arg);
 
 static inline int hd_poller_add(struct hd_poller *p, int fd, void *ptr,
 				uint32_t events)

@@ -1,0 +1,155 @@
+/* test_ladder.c — the rungs of the I/O ladder below select (issue 12):
+ * busy polling (src/poller_busy.c), against the real build/hellod.
+ *
+ * Each test shows the property the rung teaches, with bounded waits:
+ * busy polling answers like any other mode but burns a core while idle
+ * and counts the reads that found nothing; its sleep trades that CPU for
+ * latency. */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "suites.h"
+
+#define ANSWER_MS  3000
+#define IDLE_MS	   400 /* how long a server sits idle under measurement */
+#define MAX_OUTPUT 8192
+
+static struct test_server srv;
+static const char get_root[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+
+static void answer_once(struct reader *r)
+{
+	struct response resp;
+	send_str(r->fd, get_root);
+	ck_assert(read_response(r, &resp, ANSWER_MS));
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+}
+
+/* A column of the "total" row of --stats (0: waits, 5: eagain, ...). */
+static uint64_t total_column(const char *out, int column)
+{
+	const char *row = strstr(out, "\ntotal ");
+	ck_assert_msg(row != NULL, "no stats table in '%s'", out);
+	row += 7;
+	uint64_t v = 0;
+	for (int i = 0; i <= column; i++) {
+		char *end;
+		v = strtoull(row, &end, 10);
+		ck_assert_msg(end != row, "short total row in '%s'", out);
+		row = end;
+	}
+	return v;
+}
+
+enum { COL_WAITS = 0, COL_ACCEPTS = 3, COL_READS = 4, COL_EAGAIN = 5 };
+
+struct idle_cost {
+	long ticks; /* CPU clock ticks the server used while idle */
+	uint64_t waits, eagain;
+};
+
+/* Starts hellod with args, answers one request on a keep-alive
+ * connection, then leaves it idle for IDLE_MS and measures. */
+static struct idle_cost idle_cost(const char *args)
+{
+	server_start(&srv, args);
+	struct reader r;
+	client_open(&r, srv.port);
+	answer_once(&r);
+	long before = proc_cpu_ticks(srv.pid);
+	usleep(IDLE_MS * 1000);
+	long after = proc_cpu_ticks(srv.pid);
+	client_close(&r);
+	char out[MAX_OUTPUT];
+	ck_assert_int_eq(server_stop_output(&srv, 5000, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "cpu: user "));
+	printf("%s: %ld ticks idle, %" PRIu64 " waits, %" PRIu64
+	       " reads found nothing\n",
+	       args, after - before, total_column(out, COL_WAITS),
+	       total_column(out, COL_EAGAIN));
+	return (struct idle_cost){after - before, total_column(out, COL_WAITS),
+				  total_column(out, COL_EAGAIN)};
+}
+
+/* Spinning: the one worker tries its socket thousands of times a second
+ * and uses most of a core doing it (at least a third, allowing for the
+ * other engineers on the machine); epoll sleeps in epoll_wait. */
+START_TEST(busy_polling_burns_a_core_while_idle)
+{
+	long tick = sysconf(_SC_CLK_TCK);
+	long idle_ticks = IDLE_MS * tick / 1000;
+	struct idle_cost busy = idle_cost("-w 1 -s --poller busy");
+	ck_assert_int_ge(busy.ticks, idle_ticks / 3);
+	ck_assert_uint_ge(busy.eagain, 1000);
+	ck_assert_uint_ge(busy.waits, busy.eagain);
+	struct idle_cost epoll = idle_cost("-w 1 -s --poller epoll");
+	ck_assert_int_le(epoll.ticks, 2);
+	ck_assert_uint_le(epoll.eagain, 2);
+	ck_assert_uint_le(epoll.waits, 10);
+}
+END_TEST
+
+/* A 10 ms sleep between passes: at most about IDLE_MS / 10 passes, each
+ * one wasted read, and almost no CPU — but every answer may wait up to
+ * a sleep. */
+START_TEST(busy_sleep_trades_cpu_for_latency)
+{
+	struct idle_cost c =
+		idle_cost("-w 1 -s --poller busy --busy-sleep 10ms");
+	ck_assert_int_le(c.ticks, 3);
+	ck_assert_uint_ge(c.eagain, IDLE_MS / 10 / 2);
+	ck_assert_uint_le(c.eagain, IDLE_MS / 10 + 20);
+}
+END_TEST
+
+/* The sleep is a knob of busy polling alone: with another poller it is
+ * refused at start, naming the flag, not silently ignored. */
+START_TEST(busy_sleep_is_refused_with_other_pollers)
+{
+	char out[1024];
+	ck_assert_int_eq(
+		run_hellod("--poller poll --busy-sleep 1ms", out, sizeof(out)),
+		2);
+	ck_assert_ptr_nonnull(strstr(out, "--busy-sleep"));
+	ck_assert_ptr_nonnull(strstr(out, "only applies to poller 'busy'"));
+}
+END_TEST
+
+/* More sockets than one wait delivers (the worker takes 512 events a
+ * pass): with every fd "ready" on every pass, the ones past the first 512
+ * are served only because delivery resumes where the last pass stopped. */
+START_TEST(busy_polling_serves_sockets_past_one_batch)
+{
+	enum { CONNS = 600 };
+	server_start(&srv, "-w 1 --poller busy --busy-sleep 1ms");
+	static struct reader r[CONNS];
+	for (int i = 0; i < CONNS; i++)
+		client_open(&r[i], srv.port);
+	/* The last connections hold the highest slots. */
+	for (int i = CONNS - 1; i >= CONNS - 10; i--)
+		answer_once(&r[i]);
+	answer_once(&r[0]);
+	for (int i = 0; i < CONNS; i++)
+		client_close(&r[i]);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
+Suite *ladder_suite(void)
+{
+	Suite *s = suite_create("ladder");
+	TCase *tc = tcase_create("busy");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, busy_polling_burns_a_core_while_idle);
+	tcase_add_test(tc, busy_sleep_trades_cpu_for_latency);
+	tcase_add_test(tc, busy_sleep_is_refused_with_other_pollers);
+	tcase_add_test(tc, busy_polling_serves_sockets_past_one_batch);
+	suite_add_tcase(s, tc);
+	return s;
+}
