@@ -80,6 +80,7 @@ const char *hd_poller_name(enum hd_poller_kind kind)
 	case HD_POLLER_POLL: return "poll";
 	case HD_POLLER_SELECT: return "select";
 	case HD_POLLER_BUSY: return "busy";
+	case HD_POLLER_BLOCKING: return "blocking";
 	}
 	return "?";
 }
@@ -271,10 +272,12 @@ int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 		cfg->poller = HD_POLLER_SELECT;
 	else if (!strcmp(value, "busy"))
 		cfg->poller = HD_POLLER_BUSY;
+	else if (!strcmp(value, "blocking"))
+		cfg->poller = HD_POLLER_BLOCKING;
 	else
 		return fail(err, errlen,
-			    "expected 'epoll', 'poll', 'select' or 'busy', "
-			    "got '%s'",
+			    "expected 'epoll', 'poll', 'select', 'busy' or "
+			    "'blocking', got '%s'",
 			    value);
 	return 0;
 }

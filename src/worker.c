@@ -117,6 +117,10 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	err = hd_loop_init(&w->loop, cfg, w->poller, &w->responses, w->now_ms);
 	if (err)
 		return err;
+	if (w->poller->blocking) {
+		w->loop.io = &hd_blocking_io;
+		w->loop.io_arg = &w->loop;
+	}
 	w->loop.http.date = w->date.text;
 	w->loop.http.render = render_route;
 	w->loop.http.render_arg = w;
@@ -241,7 +245,9 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 		struct sockaddr_storage addr;
 		socklen_t addrlen = sizeof(addr);
 		int fd = accept4(l->fd, (struct sockaddr *)&addr, &addrlen,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+				 w->poller->blocking
+					 ? SOCK_CLOEXEC
+					 : SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			struct hd_conn *c = take_connection(w, fd);
 			if (c) {
@@ -251,8 +257,9 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 					c->flags |= HD_CONN_F_PROXY;
 			}
 			/* Teaching pitfall: the rest of the backlog waits for
-			 * an event that edge mode will not send. */
-			if (w->cfg->accept_once)
+			 * an event that edge mode will not send. Blocking:
+			 * the rest waits until this client is served. */
+			if (w->cfg->accept_once || w->poller->blocking)
 				return;
 			continue;
 		}

@@ -1,10 +1,12 @@
 /* test_ladder.c — the rungs of the I/O ladder below select (issue 12):
- * busy polling (src/poller_busy.c), against the real build/hellod.
+ * busy polling (src/poller_busy.c) and blocking sockets served one at a
+ * time (src/poller_blocking.c), against the real build/hellod.
  *
  * Each test shows the property the rung teaches, with bounded waits:
  * busy polling answers like any other mode but burns a core while idle
  * and counts the reads that found nothing; its sleep trades that CPU for
- * latency. */
+ * latency. A blocking server makes every client wait for the one it
+ * serves. */
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -141,6 +143,67 @@ START_TEST(busy_polling_serves_sockets_past_one_batch)
 }
 END_TEST
 
+/* ---- blocking ---------------------------------------------------------- */
+
+#define STALL_MS 500 /* "waits": no answer within this */
+
+/* Whether r gets an answer within ms (none is a stall, not a failure). */
+static bool answered_within(struct reader *r, int ms)
+{
+	struct response resp;
+	if (!read_response(r, &resp, ms))
+		return false;
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+	return true;
+}
+
+/* One worker, blocking: while client A is connected — sending its request
+ * slowly, then idle on keep-alive — client B's complete request waits,
+ * answered only once A closes. The same two clients under epoll: B is
+ * answered at once. */
+static void slow_client_holds_up(const char *args, bool blocks)
+{
+	server_start(&srv, args);
+	struct reader a, b;
+	client_open(&a, srv.port);
+	send_str(a.fd, "GET / HTTP/1.1\r\n"); /* the rest comes later */
+	client_open(&b, srv.port);
+	send_str(b.fd, get_root);
+	ck_assert(answered_within(&b, blocks ? STALL_MS : ANSWER_MS) != blocks);
+	send_str(a.fd, "Host: t\r\n\r\n");
+	ck_assert(answered_within(&a, ANSWER_MS));
+	if (blocks) /* A is served and idle, but still connected */
+		ck_assert(!answered_within(&b, STALL_MS));
+	client_close(&a);
+	if (blocks)
+		ck_assert(answered_within(&b, ANSWER_MS));
+	client_close(&b);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+
+START_TEST(blocking_slow_client_holds_up_the_next)
+{
+	slow_client_holds_up("-w 1 --poller blocking", true);
+	slow_client_holds_up("-w 1 --poller epoll", false);
+}
+END_TEST
+
+/* Blocked in read() with nothing coming, the worker still stops within
+ * a slice or two: the sockets' receive timeout brings it back. */
+START_TEST(blocking_worker_stops_while_a_client_idles)
+{
+	server_start(&srv, "-w 1 --poller blocking");
+	struct reader r;
+	client_open(&r, srv.port);
+	answer_once(&r);
+	long long t0 = now_ms();
+	ck_assert_int_eq(server_stop(&srv, 2000), 0);
+	ck_assert_int_lt(now_ms() - t0, 1000);
+	client_close(&r);
+}
+END_TEST
+
 Suite *ladder_suite(void)
 {
 	Suite *s = suite_create("ladder");
@@ -150,6 +213,11 @@ Suite *ladder_suite(void)
 	tcase_add_test(tc, busy_sleep_trades_cpu_for_latency);
 	tcase_add_test(tc, busy_sleep_is_refused_with_other_pollers);
 	tcase_add_test(tc, busy_polling_serves_sockets_past_one_batch);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("blocking");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, blocking_slow_client_holds_up_the_next);
+	tcase_add_test(tc, blocking_worker_stops_while_a_client_idles);
 	suite_add_tcase(s, tc);
 	return s;
 }

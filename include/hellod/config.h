@@ -21,7 +21,8 @@ enum hd_poller_kind {
 	HD_POLLER_EPOLL,
 	HD_POLLER_POLL,
 	HD_POLLER_SELECT,
-	HD_POLLER_BUSY, /* no readiness call: try every socket each pass */
+	HD_POLLER_BUSY,	    /* no readiness call: try every socket each pass */
+	HD_POLLER_BLOCKING, /* blocking sockets, one connection at a time */
 };
 
 struct hd_listen_spec {

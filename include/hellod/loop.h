@@ -34,6 +34,10 @@ struct hd_io_ops {
 
 /* The kernel's: read(2), send(2) with MSG_NOSIGNAL, shutdown(2), close(2). */
 extern const struct hd_io_ops hd_kernel_io;
+/* The same for blocking sockets, with io_arg the struct hd_loop: after
+ * each read or send, which may have blocked, the wheel's clock is moved
+ * on, so the deadlines armed next count from now, not from the wakeup. */
+extern const struct hd_io_ops hd_blocking_io;
 
 struct hd_conn;
 

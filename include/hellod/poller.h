@@ -45,6 +45,9 @@ struct hd_poller_ops {
 struct hd_poller {
 	const struct hd_poller_ops *ops;
 	bool edge; /* edge-triggered (epoll only) */
+	/* Blocking sockets, one connection at a time (poller_blocking.c):
+	 * accept without SOCK_NONBLOCK, one connection per accept. */
+	bool blocking;
 	uint64_t
 		ctl_calls; /* epoll_ctl calls, or set changes for poll/select */
 	uint64_t wait_calls; /* epoll_wait / poll / select calls */
@@ -65,6 +68,12 @@ struct hd_poller *hd_poller_select_new(void);
  * in turn and meets EAGAIN when there was nothing; sleeps sleep_ms
  * between passes (0: spins) unless the wait's timeout is 0. */
 struct hd_poller *hd_poller_busy_new(unsigned sleep_ms);
+
+/* Blocking sockets: wait() names one connection (or a listener) and the
+ * owner blocks in accept, read or send, at most HD_BLOCKING_SLICE_MS at
+ * a time (SO_RCVTIMEO, SO_SNDTIMEO) so its timers and phases still run. */
+#define HD_BLOCKING_SLICE_MS 50
+struct hd_poller *hd_poller_blocking_new(void);
 
 /* How a poll-style poller learns readiness: sets fds[i].revents for the
  * count fds and returns how many have any, or -errno. */
