@@ -23,6 +23,8 @@ static const char usage[] =
 	"      --busy-sleep D      poller busy: sleep between passes (0, "
 	"1ms, ...)\n"
 	"  -s, --stats             print per-worker loop counters on exit\n"
+	"      --trace N           worker 0 narrates its first N steps to "
+	"stderr\n"
 	"      --read-once         TEACHING, breaks edge mode: one read per "
 	"event\n"
 	"      --accept-once       TEACHING, breaks edge mode: one accept per "
@@ -40,6 +42,7 @@ enum {
 	OPT_ACCEPT_ONCE,
 	OPT_READ_SIZE,
 	OPT_BUSY_SLEEP,
+	OPT_TRACE,
 };
 
 static const struct option options[] = {
@@ -53,6 +56,7 @@ static const struct option options[] = {
 	{"accept-once", no_argument, NULL, OPT_ACCEPT_ONCE},
 	{"read-size", required_argument, NULL, OPT_READ_SIZE},
 	{"busy-sleep", required_argument, NULL, OPT_BUSY_SLEEP},
+	{"trace", required_argument, NULL, OPT_TRACE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -130,6 +134,7 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 		return hd_config_set_read_size(cfg, value, msg, msglen);
 	case OPT_BUSY_SLEEP:
 		return hd_config_set_busy_sleep(cfg, value, msg, msglen);
+	case OPT_TRACE: return hd_config_set_trace(cfg, value, msg, msglen);
 	}
 	return 0;
 }

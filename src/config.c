@@ -742,6 +742,19 @@ int hd_config_set_busy_sleep(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
+int hd_config_set_trace(struct hd_config *cfg, const char *value, char *err,
+			size_t errlen)
+{
+	long n;
+	if (parse_long(value, 0, 1000000, &n))
+		return fail(err, errlen,
+			    "expected a line count 0..1000000 (0: off), got "
+			    "'%s'",
+			    value);
+	cfg->trace_lines = (unsigned long)n;
+	return 0;
+}
+
 /* ---- the file ---- */
 
 typedef int (*setter_fn)(struct hd_config *, const char *, char *, size_t);
@@ -784,6 +797,7 @@ static const struct {
 	{"accept_once", set_accept_once},
 	{"read_size", hd_config_set_read_size},
 	{"busy_sleep", hd_config_set_busy_sleep},
+	{"trace", hd_config_set_trace},
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) == HD_CONFIG_KEYS,

@@ -2,6 +2,7 @@
 #include "hellod/poller.h"
 
 #include <errno.h>
+#include <string.h>
 
 struct hd_poller *hd_poller_new(const struct hd_config *cfg)
 {
@@ -19,4 +20,27 @@ struct hd_poller *hd_poller_new(const struct hd_config *cfg)
 	}
 	errno = EINVAL;
 	return NULL;
+}
+
+const char *hd_poller_wait_name(const struct hd_poller *p)
+{
+	const char *name = p->ops->name;
+	if (!strcmp(name, "epoll"))
+		return "epoll_wait";
+	if (!strcmp(name, "busy"))
+		return "busy pass (no system call)";
+	if (!strcmp(name, "blocking"))
+		return "next socket (no system call)";
+	return name;
+}
+
+void hd_poller_trace_ctl(const struct hd_poller *p, const char *op, int fd,
+			 uint32_t events)
+{
+	char ev[32];
+	bool epoll = !strcmp(p->ops->name, "epoll");
+	hd_trace_say(p->trace, "%s%s %s fd %d %s%s", p->ops->name,
+		     epoll ? "_ctl" : " set", op, fd,
+		     hd_trace_events(events, ev, sizeof(ev)),
+		     p->edge ? "|ET" : "");
 }

@@ -6,13 +6,20 @@
  * busy polling answers like any other mode but burns a core while idle
  * and counts the reads that found nothing; its sleep trades that CPU for
  * latency. A blocking server makes every client wait for the one it
- * serves. */
+ * serves. --trace narrates, within its line budget, what the kernel
+ * reported and what the server did. */
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "harness.h"
 #include "suites.h"
@@ -204,6 +211,125 @@ START_TEST(blocking_worker_stops_while_a_client_idles)
 }
 END_TEST
 
+/* ---- --trace ----------------------------------------------------------- */
+
+/* The narration stays far below a pipe's 64 KiB, so the server never
+ * blocks on a stderr nobody reads until it stops. */
+#define TRACE_OUTPUT (48 * 1024)
+
+static int count_lines_with(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Two requests on one connection, then a close; returns the trace. */
+static void trace_two_requests(const char *args, char *out, size_t len)
+{
+	server_start(&srv, args);
+	struct reader r;
+	client_open(&r, srv.port);
+	answer_once(&r);
+	answer_once(&r);
+	client_close(&r);
+	usleep(100 * 1000); /* the close is narrated before the stop */
+	ck_assert_int_eq(server_stop_output(&srv, 5000, out, len), 0);
+}
+
+/* The same client, edge then level: both narrate what the kernel said
+ * and what was done; edge registers the connection once for both
+ * directions (IN|OUT|ET), level for reading only. */
+START_TEST(trace_narrates_each_step)
+{
+	static char out[TRACE_OUTPUT];
+	trace_two_requests("-w 1 --trace 200 --trigger edge", out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "trace: epoll_ctl ADD fd "));
+	ck_assert_ptr_nonnull(strstr(out, " IN|OUT|ET\n"));
+	ck_assert_ptr_nonnull(strstr(out, "trace: epoll_wait → fd "));
+	ck_assert_ptr_nonnull(strstr(out, "trace: accept4(fd "));
+	ck_assert_int_eq(count_lines_with(out, ", 65536) = 27\n"), 2);
+	ck_assert_int_eq(count_lines_with(out, "1 request parsed"), 2);
+	ck_assert_int_ge(count_lines_with(out, "trace: send(fd "), 2);
+	ck_assert_ptr_nonnull(strstr(out, "= 0 (the peer's FIN)"));
+	ck_assert_ptr_nonnull(strstr(out, "trace: close(fd "));
+	trace_two_requests("-w 1 --trace 200 --trigger level", out,
+			   sizeof(out));
+	ck_assert_ptr_null(strstr(out, "|ET"));
+	ck_assert_ptr_nonnull(strstr(out, "epoll_ctl ADD fd "));
+	ck_assert_int_eq(count_lines_with(out, "1 request parsed"), 2);
+}
+END_TEST
+
+/* A client with a tiny receive window that pipelines without reading:
+ * level-triggered, the trace shows the server asking for OUT while the
+ * output waits (epoll_ctl MOD ... IN|OUT or OUT); edge-triggered never
+ * changes the registration. */
+START_TEST(trace_shows_level_rearming_for_output)
+{
+	enum { BATCH = 1000, BATCHES = 100 };
+	static char out[TRACE_OUTPUT];
+	static char batch[BATCH * sizeof(get_root)];
+	size_t len = 0;
+	for (int i = 0; i < BATCH; i++) {
+		memcpy(batch + len, get_root, sizeof(get_root) - 1);
+		len += sizeof(get_root) - 1;
+	}
+	const char *modes[] = {"level", "edge"};
+	for (int m = 0; m < 2; m++) {
+		char args[128];
+		snprintf(args, sizeof(args), "-w 1 --trace 300 --trigger %s",
+			 modes[m]);
+		server_start(&srv, args);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int small = 4096;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)srv.port)};
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)),
+				 0);
+		/* A child sends (it blocks once the server stops reading);
+		 * nobody reads, so the server's output backs up. */
+		pid_t sender = fork();
+		ck_assert_int_ge(sender, 0);
+		if (sender == 0) {
+			for (int i = 0; i < BATCHES; i++)
+				send_all(fd, batch, len);
+			_exit(0);
+		}
+		usleep(300 * 1000);
+		kill(sender, SIGKILL);
+		ck_assert_int_eq(waitpid(sender, NULL, 0), sender);
+		close(fd);
+		usleep(100 * 1000);
+		ck_assert_int_eq(
+			server_stop_output(&srv, 5000, out, sizeof(out)), 0);
+		ck_assert_ptr_nonnull(strstr(out, "the kernel took less"));
+		bool rearmed = strstr(out, "epoll_ctl MOD fd ") != NULL;
+		ck_assert_msg(rearmed == (m == 0), "%s: MOD %s in '%s'",
+			      modes[m], rearmed ? "seen" : "missing", out);
+	}
+}
+END_TEST
+
+/* --trace N prints N lines and says the budget is spent; without the
+ * flag there is no narration at all. */
+START_TEST(trace_is_bounded_and_off_by_default)
+{
+	static char out[TRACE_OUTPUT];
+	trace_two_requests("-w 1 --trace 10", out, sizeof(out));
+	/* The first 2 lines (the eventfd's and the listener's ADD) come
+	 * before the banner, which the harness keeps apart; the budget's
+	 * last line is followed by the line that says it is spent. */
+	ck_assert_int_eq(count_lines_with(out, "trace: "), 10 - 2 + 1);
+	ck_assert_ptr_nonnull(strstr(out, "trace: line budget spent"));
+	trace_two_requests("-w 1", out, sizeof(out));
+	ck_assert_ptr_null(strstr(out, "trace:"));
+}
+END_TEST
+
 Suite *ladder_suite(void)
 {
 	Suite *s = suite_create("ladder");
@@ -218,6 +344,12 @@ Suite *ladder_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, blocking_slow_client_holds_up_the_next);
 	tcase_add_test(tc, blocking_worker_stops_while_a_client_idles);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trace");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, trace_narrates_each_step);
+	tcase_add_test(tc, trace_shows_level_rearming_for_output);
+	tcase_add_test(tc, trace_is_bounded_and_off_by_default);
 	suite_add_tcase(s, tc);
 	return s;
 }

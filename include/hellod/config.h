@@ -34,7 +34,7 @@ struct hd_listen_spec {
 enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
 
 /* Keys the file parser knows (hd_config_key_name lists them). */
-#define HD_CONFIG_KEYS 34
+#define HD_CONFIG_KEYS 35
 
 /* Where a key's value came from, so that a check across keys after
  * parsing (hd_config_finish) can name the file, line and key, or the
@@ -92,7 +92,8 @@ struct hd_config {
 	bool accept_once; /* one accept per readiness event */
 	size_t read_size; /* bytes asked of each read() */
 	/* The teaching rungs below select (docs/edge-vs-level.md): */
-	unsigned busy_sleep_ms; /* poller busy: sleep between passes */
+	unsigned busy_sleep_ms;	   /* poller busy: sleep between passes */
+	unsigned long trace_lines; /* --trace: worker 0 narrates; 0: off */
 	/* Per key of hd_config_key_name, where its value was set. */
 	struct hd_config_origin origin[HD_CONFIG_KEYS];
 };
@@ -127,6 +128,10 @@ int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
 /* busy_sleep: 0 or a duration up to 1s (poller busy only). */
 int hd_config_set_busy_sleep(struct hd_config *cfg, const char *value,
 			     char *err, size_t errlen);
+
+/* trace: how many lines worker 0 narrates, 0 (off) .. 1000000. */
+int hd_config_set_trace(struct hd_config *cfg, const char *value, char *err,
+			size_t errlen);
 
 /* Records that the command line set `key` (a hd_config_key_name). */
 void hd_config_note_flag(struct hd_config *cfg, const char *key);

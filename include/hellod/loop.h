@@ -22,6 +22,7 @@
 #include "hellod/poller.h"
 #include "hellod/stats.h"
 #include "hellod/timer.h"
+#include "hellod/trace.h"
 
 /* The socket calls a connection makes. Each returns what the system call
  * returns, or -errno instead of -1 (EINTR included: the caller retries). */
@@ -54,7 +55,8 @@ struct hd_loop {
 	struct hd_conn *conns; /* every open connection */
 	struct hd_conn *ready; /* read budget spent with input left (edge) */
 	uint64_t open_conns;
-	int reads_left; /* the current event's read budget */
+	int reads_left;		/* the current event's read budget */
+	struct hd_trace *trace; /* --trace narrates reads, sends; NULL: off */
 	struct hd_loop_stats stats;
 };
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "hellod/config.h"
+#include "hellod/trace.h"
 
 enum {
 	HD_EV_READ = 1 << 0,
@@ -50,11 +51,18 @@ struct hd_poller {
 	bool blocking;
 	uint64_t
 		ctl_calls; /* epoll_ctl calls, or set changes for poll/select */
-	uint64_t wait_calls; /* epoll_wait / poll / select calls */
-	uint64_t events;     /* events delivered */
-	uint64_t refused;    /* fds a backend could not take (select) */
-	int fd_limit;	     /* add() refuses fds >= this; 0: no limit */
+	uint64_t wait_calls;	/* epoll_wait / poll / select calls */
+	uint64_t events;	/* events delivered */
+	uint64_t refused;	/* fds a backend could not take (select) */
+	int fd_limit;		/* add() refuses fds >= this; 0: no limit */
+	struct hd_trace *trace; /* --trace narrates changes; NULL: off */
 };
+
+/* The call behind a backend's wait and its set changes, for --trace:
+ * "epoll_wait"/"epoll_ctl", "poll"/"poll set", ... */
+const char *hd_poller_wait_name(const struct hd_poller *p);
+void hd_poller_trace_ctl(const struct hd_poller *p, const char *op, int fd,
+			 uint32_t events);
 
 /* Creates the poller cfg names (cfg->poller; edge-triggered only for
  * epoll). NULL with errno set. */
@@ -87,12 +95,16 @@ struct hd_poller *hd_poller_probe_new(const char *name, hd_poll_probe_fn probe,
 static inline int hd_poller_add(struct hd_poller *p, int fd, void *ptr,
 				uint32_t events)
 {
+	if (__builtin_expect(p->trace != NULL, 0))
+		hd_poller_trace_ctl(p, "ADD", fd, events);
 	return p->ops->add(p, fd, ptr, events);
 }
 
 static inline int hd_poller_mod(struct hd_poller *p, int fd, void *ptr,
 				uint32_t events)
 {
+	if (__builtin_expect(p->trace != NULL, 0))
+		hd_poller_trace_ctl(p, "MOD", fd, events);
 	return p->ops->mod(p, fd, ptr, events);
 }
 
