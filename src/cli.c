@@ -16,8 +16,15 @@ static const char usage[] =
 	"                          repeat for more; port 0 picks a free port\n"
 	"  -w, --workers N|auto    worker threads (default: one per CPU)\n"
 	"  -t, --trigger edge|level  epoll triggering (default: edge)\n"
-	"  -p, --poller epoll|poll|select  I/O multiplexer (default: epoll)\n"
+	"  -p, --poller epoll|poll|select|busy|blocking  I/O multiplexer "
+	"(default:\n"
+	"                          epoll; busy and blocking are teaching "
+	"rungs)\n"
+	"      --busy-sleep D      poller busy: sleep between passes (0, "
+	"1ms, ...)\n"
 	"  -s, --stats             print per-worker loop counters on exit\n"
+	"      --trace N           worker 0 narrates its first N steps to "
+	"stderr\n"
 	"      --read-once         TEACHING, breaks edge mode: one read per "
 	"event\n"
 	"      --accept-once       TEACHING, breaks edge mode: one accept per "
@@ -38,6 +45,8 @@ enum {
 	OPT_ACCEPT_ONCE,
 	OPT_READ_SIZE,
 	OPT_PID_FILE,
+	OPT_BUSY_SLEEP,
+	OPT_TRACE,
 };
 
 static const struct option options[] = {
@@ -51,6 +60,8 @@ static const struct option options[] = {
 	{"accept-once", no_argument, NULL, OPT_ACCEPT_ONCE},
 	{"read-size", required_argument, NULL, OPT_READ_SIZE},
 	{"pid-file", required_argument, NULL, OPT_PID_FILE},
+	{"busy-sleep", required_argument, NULL, OPT_BUSY_SLEEP},
+	{"trace", required_argument, NULL, OPT_TRACE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -128,6 +139,9 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 		return hd_config_set_read_size(cfg, value, msg, msglen);
 	case OPT_PID_FILE:
 		return hd_config_set_pid_file(cfg, value, msg, msglen);
+	case OPT_BUSY_SLEEP:
+		return hd_config_set_busy_sleep(cfg, value, msg, msglen);
+	case OPT_TRACE: return hd_config_set_trace(cfg, value, msg, msglen);
 	}
 	return 0;
 }

@@ -84,6 +84,8 @@ const char *hd_poller_name(enum hd_poller_kind kind)
 	case HD_POLLER_EPOLL: return "epoll";
 	case HD_POLLER_POLL: return "poll";
 	case HD_POLLER_SELECT: return "select";
+	case HD_POLLER_BUSY: return "busy";
+	case HD_POLLER_BLOCKING: return "blocking";
 	}
 	return "?";
 }
@@ -273,9 +275,14 @@ int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 		cfg->poller = HD_POLLER_POLL;
 	else if (!strcmp(value, "select"))
 		cfg->poller = HD_POLLER_SELECT;
+	else if (!strcmp(value, "busy"))
+		cfg->poller = HD_POLLER_BUSY;
+	else if (!strcmp(value, "blocking"))
+		cfg->poller = HD_POLLER_BLOCKING;
 	else
 		return fail(err, errlen,
-			    "expected 'epoll', 'poll' or 'select', got '%s'",
+			    "expected 'epoll', 'poll', 'select', 'busy' or "
+			    "'blocking', got '%s'",
 			    value);
 	return 0;
 }
@@ -851,6 +858,31 @@ static int set_lingering_bytes(struct hd_config *cfg, const char *value,
 	return 0;
 }
 
+/* 0 (spin) up to a second; tutorials sleep a millisecond or so. */
+int hd_config_set_busy_sleep(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen)
+{
+	if (parse_duration_ms(value, 1000, &cfg->busy_sleep_ms))
+		return fail(err, errlen,
+			    "expected 0 or a duration up to 1s such as 1ms, "
+			    "got '%s'",
+			    value);
+	return 0;
+}
+
+int hd_config_set_trace(struct hd_config *cfg, const char *value, char *err,
+			size_t errlen)
+{
+	long n;
+	if (parse_long(value, 0, 1000000, &n))
+		return fail(err, errlen,
+			    "expected a line count 0..1000000 (0: off), got "
+			    "'%s'",
+			    value);
+	cfg->trace_lines = (unsigned long)n;
+	return 0;
+}
+
 /* ---- the file ---- */
 
 typedef int (*setter_fn)(struct hd_config *, const char *, char *, size_t);
@@ -894,6 +926,8 @@ static const struct {
 	{"read_once", set_read_once},
 	{"accept_once", set_accept_once},
 	{"read_size", hd_config_set_read_size},
+	{"busy_sleep", hd_config_set_busy_sleep},
+	{"trace", hd_config_set_trace},
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) == HD_CONFIG_KEYS,
@@ -1104,6 +1138,12 @@ int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen)
 	if (cfg->listen_count == 0)
 		return conflict(cfg, find_key("listen"), err, errlen,
 				"no listen address");
+	/* A knob of one mode is refused with the others, not ignored. */
+	if (cfg->poller != HD_POLLER_BUSY && key_was_set(cfg, "busy_sleep"))
+		return conflict(cfg, find_key("busy_sleep"), err, errlen,
+				"only applies to poller 'busy' (poller is "
+				"'%s')",
+				hd_poller_name(cfg->poller));
 	if (cfg->drain_timeout_ms < cfg->drain_grace_ms)
 		return conflict(cfg,
 				set_last(cfg, find_key("drain_timeout"),

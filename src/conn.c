@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hellod/proxy_protocol.h"
 
@@ -109,6 +110,7 @@ struct hd_conn *hd_conn_open(struct hd_loop *loop, int fd, int *err)
 
 void hd_conn_close(struct hd_loop *loop, struct hd_conn *c)
 {
+	HD_TRACE(loop->trace, "close(fd %d)", c->fd);
 	ready_remove(loop, c);
 	hd_poller_forget(loop->poller, c->fd);
 	loop->io->close(loop->io_arg, c->fd);
@@ -205,6 +207,9 @@ static ssize_t send_some(struct hd_loop *loop, struct hd_conn *c,
 		}
 		n = 0;
 	}
+	HD_TRACE(loop->trace, "send(fd %d, %zu) = %zd%s", c->fd, len, n,
+		 (size_t)n < len ? " (the kernel took less: wait for OUT)"
+				 : "");
 	loop->stats.bytes_out += (uint64_t)n;
 	if (n > 0)
 		c->flags |= HD_CONN_F_WROTE;
@@ -343,6 +348,18 @@ static void feed_input(struct hd_loop *loop, struct hd_conn *c,
 
 /* ---- reading ---- */
 
+static void trace_read(struct hd_loop *loop, const struct hd_conn *c, ssize_t n)
+{
+	if (n >= 0)
+		hd_trace_say(loop->trace, "read(fd %d, %zu) = %zd%s", c->fd,
+			     loop->rbuf_size, n, n ? "" : " (the peer's FIN)");
+	else if (n == -EAGAIN || n == -EWOULDBLOCK)
+		hd_trace_say(loop->trace, "read(fd %d) → EAGAIN", c->fd);
+	else
+		hd_trace_say(loop->trace, "read(fd %d) → %s", c->fd,
+			     strerror((int)-n));
+}
+
 static ssize_t read_some(struct hd_loop *loop, struct hd_conn *c)
 {
 	ssize_t n;
@@ -356,6 +373,8 @@ static ssize_t read_some(struct hd_loop *loop, struct hd_conn *c)
 		loop->stats.bytes_in += (uint64_t)n;
 	else if (n == -EAGAIN || n == -EWOULDBLOCK)
 		loop->stats.read_eagain++;
+	if (__builtin_expect(loop->trace != NULL, 0))
+		trace_read(loop, c, n);
 	return n;
 }
 
@@ -690,6 +709,11 @@ static void drain_if_spent(struct hd_loop *loop, struct hd_conn *c)
 static bool settle(struct hd_loop *loop, struct hd_conn *c,
 		   const struct progress *before)
 {
+	uint64_t answered = loop->http.requests - before->requests;
+	if (answered)
+		HD_TRACE(loop->trace, "%llu request%s parsed and answered",
+			 (unsigned long long)answered,
+			 answered == 1 ? "" : "s");
 	emit(loop, c);
 	drain_if_spent(loop, c);
 	if (c->state == HD_CONN_CLOSING && !c->out)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hellod/conn.h"
@@ -41,6 +42,36 @@ static void kernel_close(void *io, int fd)
 const struct hd_io_ops hd_kernel_io = {
 	.read = kernel_read,
 	.send = kernel_send,
+	.shutdown_write = kernel_shutdown_write,
+	.close = kernel_close,
+};
+
+static void clock_now(struct hd_loop *loop)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	hd_wheel_set_clock(&loop->wheel,
+			   (uint64_t)ts.tv_sec * 1000 +
+				   (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static ssize_t blocking_read(void *io, int fd, void *buf, size_t len)
+{
+	ssize_t n = kernel_read(NULL, fd, buf, len);
+	clock_now(io);
+	return n;
+}
+
+static ssize_t blocking_send(void *io, int fd, const void *buf, size_t len)
+{
+	ssize_t n = kernel_send(NULL, fd, buf, len);
+	clock_now(io);
+	return n;
+}
+
+const struct hd_io_ops hd_blocking_io = {
+	.read = blocking_read,
+	.send = blocking_send,
 	.shutdown_write = kernel_shutdown_write,
 	.close = kernel_close,
 };

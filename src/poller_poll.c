@@ -4,6 +4,10 @@
  * array of owner pointers, plus an fd -> slot map so add, mod and forget
  * are O(1). Every wait still hands the whole array to the kernel, which is
  * the O(n) cost the C10K experiment shows.
+ *
+ * The question asked of the set is a hook (the probe): poll(2) here, and
+ * poller_busy.c's "every fd is ready" for the busy-polling rung, which
+ * shares this set and only changes how readiness is learnt.
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,11 +18,15 @@
 
 struct poll_poller {
 	struct hd_poller base;
+	struct hd_poller_ops ops; /* poll's, named after the probe */
+	hd_poll_probe_fn probe;
+	void *probe_arg;
 	struct pollfd *fds;
 	void **owners;
 	int count, cap;
 	int *slot_of; /* by fd; -1 when not watched */
 	int slot_cap;
+	int start; /* the slot the next wait delivers first */
 };
 
 static short to_poll(uint32_t events)
@@ -113,11 +121,16 @@ static int poll_wait(struct hd_poller *p, struct hd_event *events, int max,
 {
 	struct poll_poller *pp = (struct poll_poller *)p;
 	p->wait_calls++;
-	int ready = poll(pp->fds, (nfds_t)pp->count, timeout_ms);
+	int ready = pp->probe(pp->probe_arg, pp->fds, pp->count, timeout_ms);
 	if (ready < 0)
-		return -errno;
-	int n = 0;
-	for (int i = 0; i < pp->count && n < ready && n < max; i++) {
+		return ready;
+	/* Delivery starts where the last wait stopped: when more fds are
+	 * ready than fit in `max`, the ones past it come first next time
+	 * (the busy probe reports every fd on every pass, so without this
+	 * the fds past the first `max` would never be served). */
+	int n = 0, k = 0;
+	for (; k < pp->count && n < ready && n < max; k++) {
+		int i = (pp->start + k) % pp->count;
 		short re = pp->fds[i].revents;
 		if (!re)
 			continue;
@@ -136,6 +149,8 @@ static int poll_wait(struct hd_poller *p, struct hd_event *events, int max,
 		events[n].events = out;
 		n++;
 	}
+	if (pp->count)
+		pp->start = (pp->start + k) % pp->count;
 	p->events += (uint64_t)n;
 	return n;
 }
@@ -158,11 +173,28 @@ static const struct hd_poller_ops poll_ops = {
 	.destroy = poll_destroy,
 };
 
-struct hd_poller *hd_poller_poll_new(void)
+static int poll_probe(void *arg, struct pollfd *fds, int count, int timeout_ms)
+{
+	(void)arg;
+	int ready = poll(fds, (nfds_t)count, timeout_ms);
+	return ready < 0 ? -errno : ready;
+}
+
+struct hd_poller *hd_poller_probe_new(const char *name, hd_poll_probe_fn probe,
+				      void *arg)
 {
 	struct poll_poller *pp = calloc(1, sizeof(*pp));
 	if (!pp)
 		return NULL;
-	pp->base.ops = &poll_ops;
+	pp->ops = poll_ops;
+	pp->ops.name = name;
+	pp->probe = probe;
+	pp->probe_arg = arg;
+	pp->base.ops = &pp->ops;
 	return &pp->base;
+}
+
+struct hd_poller *hd_poller_poll_new(void)
+{
+	return hd_poller_probe_new("poll", poll_probe, NULL);
 }

@@ -2,6 +2,7 @@
 #include "hellod/stats.h"
 
 #include <inttypes.h>
+#include <sys/resource.h>
 
 #include "hellod/worker.h"
 
@@ -59,6 +60,18 @@ static void print_robustness(FILE *f, struct hd_worker *const *workers,
 		header, keepalive, write, refused, lingered, yields);
 }
 
+/* The CPU the whole process used, so the modes' costs can be compared,
+ * busy polling's idle spin above all (the workers are joined by now). */
+static void print_cpu(FILE *f)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru))
+		return;
+	long user = ru.ru_utime.tv_sec * 1000L + ru.ru_utime.tv_usec / 1000;
+	long sys = ru.ru_stime.tv_sec * 1000L + ru.ru_stime.tv_usec / 1000;
+	fprintf(f, "cpu: user %ld ms, system %ld ms\n", user, sys);
+}
+
 void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
 {
 	struct row total = {0};
@@ -83,4 +96,5 @@ void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
 	}
 	print_row(f, "total", &total);
 	print_robustness(f, workers, count);
+	print_cpu(f);
 }

@@ -121,12 +121,21 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	err = hd_responses_init(&w->responses, cfg, w->date.text);
 	if (err)
 		return err;
-	w->poller = hd_poller_new(cfg->poller, cfg->trigger == HD_TRIGGER_EDGE);
+	w->poller = hd_poller_new(cfg);
 	if (!w->poller)
 		return -errno;
 	err = hd_loop_init(&w->loop, cfg, w->poller, &w->responses, w->now_ms);
 	if (err)
 		return err;
+	if (w->poller->blocking) {
+		w->loop.io = &hd_blocking_io;
+		w->loop.io_arg = &w->loop;
+	}
+	/* One worker narrates: two would interleave their stories. */
+	if (cfg->trace_lines && id == 0) {
+		w->trace.left = cfg->trace_lines;
+		w->poller->trace = w->loop.trace = &w->trace;
+	}
 	w->loop.http.date = w->date.text;
 	w->loop.http.render = render_route;
 	w->loop.http.render_arg = w;
@@ -241,6 +250,19 @@ static struct hd_conn *take_connection(struct hd_worker *w, int fd)
 	return c;
 }
 
+/* Keeps errno, which the caller reads next. */
+static void trace_accept(struct hd_worker *w, int listen_fd, int fd)
+{
+	int err = errno;
+	if (fd >= 0)
+		hd_trace_say(w->loop.trace, "accept4(fd %d) = %d", listen_fd,
+			     fd);
+	else
+		hd_trace_say(w->loop.trace, "accept4(fd %d) → %s", listen_fd,
+			     err == EAGAIN ? "EAGAIN" : strerror(err));
+	errno = err;
+}
+
 static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 {
 	static _Thread_local time_t last_log;
@@ -251,7 +273,11 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 		struct sockaddr_storage addr;
 		socklen_t addrlen = sizeof(addr);
 		int fd = accept4(l->fd, (struct sockaddr *)&addr, &addrlen,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+				 w->poller->blocking
+					 ? SOCK_CLOEXEC
+					 : SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (__builtin_expect(w->loop.trace != NULL, 0))
+			trace_accept(w, l->fd, fd);
 		if (fd >= 0) {
 			struct hd_conn *c = take_connection(w, fd);
 			if (c) {
@@ -261,8 +287,9 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 					c->flags |= HD_CONN_F_PROXY;
 			}
 			/* Teaching pitfall: the rest of the backlog waits for
-			 * an event that edge mode will not send. */
-			if (w->cfg->accept_once)
+			 * an event that edge mode will not send. Blocking:
+			 * the rest waits until this client is served. */
+			if (w->cfg->accept_once || w->poller->blocking)
 				return;
 			continue;
 		}
@@ -296,6 +323,30 @@ static void dispatch(struct hd_worker *w, const struct hd_event *ev)
 			perror("hellod: eventfd");
 		break;
 	}
+	}
+}
+
+static int fd_of(const struct hd_worker *w, const void *ptr)
+{
+	switch (*(const uint8_t *)ptr) {
+	case HD_HANDLE_CONN: return ((const struct hd_conn *)ptr)->fd;
+	case HD_HANDLE_LISTENER: return ((const struct hd_listener *)ptr)->fd;
+	}
+	return w->wake_fd;
+}
+
+/* What the kernel reported: one line per ready fd, or that none was. */
+static void trace_wait(struct hd_worker *w, const struct hd_event *events,
+		       int n)
+{
+	const char *call = hd_poller_wait_name(w->poller);
+	if (n == 0)
+		hd_trace_say(w->loop.trace, "%s → nothing ready", call);
+	for (int i = 0; i < n; i++) {
+		char ev[32];
+		hd_trace_say(w->loop.trace, "%s → fd %d %s", call,
+			     fd_of(w, events[i].ptr),
+			     hd_trace_events(events[i].events, ev, sizeof(ev)));
 	}
 }
 
@@ -440,6 +491,8 @@ void *hd_worker_run(void *arg)
 				w->poller->ops->name, strerror(-n));
 			break;
 		}
+		if (__builtin_expect(w->loop.trace != NULL, 0))
+			trace_wait(w, events, n);
 		refresh_date(w);
 		note_phase(w);
 		for (int i = 0; i < n; i++)

@@ -1,7 +1,8 @@
 /* run_tests.c — runs every suite; Check's summary line comes last.
  *
  * The integration suite runs once per way of multiplexing (epoll edge,
- * epoll level, poll, select): the same tests must pass with each. */
+ * epoll level, poll, select, busy): the same tests must pass with
+ * each. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +38,7 @@ int main(void)
 		printf("SKIPPED: haproxy suite (haproxy is not installed; "
 		       "'make deps' installs it)\n");
 	srunner_add_suite(sr, teaching_suite());
+	srunner_add_suite(sr, ladder_suite());
 	srunner_add_suite(sr, systemd_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

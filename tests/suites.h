@@ -3,6 +3,7 @@
 #define HELLOD_TESTS_SUITES_H
 
 #include <check.h>
+#include <stdbool.h>
 
 Suite *buf_suite(void);
 Suite *config_suite(void);
@@ -17,6 +18,8 @@ Suite *handoff_suite(void);
 Suite *listen_set_suite(void);
 Suite *timer_suite(void);
 Suite *teaching_suite(void);
+/* The I/O ladder's rungs below select (busy, blocking) and --trace. */
+Suite *ladder_suite(void);
 Suite *sim_suite(void);
 Suite *systemd_suite(void);
 enum hd_test_mode {
@@ -24,6 +27,8 @@ enum hd_test_mode {
 	HD_TEST_EPOLL_LEVEL,
 	HD_TEST_POLL,
 	HD_TEST_SELECT,
+	HD_TEST_BUSY,
+	HD_TEST_BLOCKING,
 	HD_TEST_MODE_COUNT
 };
 /* A mode's name ("epoll-edge") and the fixture that sets its flags in
@@ -33,6 +38,21 @@ struct test_mode {
 	void (*setup)(void);
 };
 extern const struct test_mode test_modes[HD_TEST_MODE_COUNT];
+/* Whether a mode serves several connections at once (blocking does not:
+ * a second client waits until the first closes). */
+bool test_mode_concurrent(enum hd_test_mode mode);
+/* Prints "SKIPPED: <suite> <test>: ..." for a test left out of a mode. */
+void test_mode_skip(enum hd_test_mode mode, const char *test);
+/* Adds a test that needs several connections served at once, or, for a
+ * mode that serves one at a time, leaves it out (not counted as passed)
+ * and says so. */
+#define TCASE_ADD_CONCURRENT(tc, mode, test)                                   \
+	do {                                                                   \
+		if (test_mode_concurrent(mode))                                \
+			tcase_add_test(tc, test);                              \
+		else                                                           \
+			test_mode_skip(mode, #test);                           \
+	} while (0)
 extern const char *test_mode_args;
 /* The same integration tests, against a server in the given mode. */
 Suite *integration_suite(enum hd_test_mode mode);

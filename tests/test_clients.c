@@ -193,7 +193,7 @@ Suite *clients_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, curl_keep_alive_head_and_http10);
 	tcase_add_test(tc, curl_post_with_expect_100);
 	tcase_add_test(tc, python_http_client);
-	tcase_add_test(tc, ab_keep_alive);
+	TCASE_ADD_CONCURRENT(tc, mode, ab_keep_alive);
 	tcase_add_test(tc, h2load_h1_pipelined);
 	suite_add_tcase(s, tc);
 	return s;

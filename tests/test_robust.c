@@ -409,8 +409,9 @@ Suite *robust_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, header_timeout_answers_slowloris_with_408);
 	tcase_add_test(tc, keepalive_timeout_closes_idle_connections);
 	tcase_add_test(tc, write_timeout_drops_a_client_that_stops_reading);
-	tcase_add_test(tc, max_connections_closes_the_extra_at_once);
-	tcase_add_test(tc, fd_exhaustion_does_not_busy_loop);
+	TCASE_ADD_CONCURRENT(tc, mode,
+			     max_connections_closes_the_extra_at_once);
+	TCASE_ADD_CONCURRENT(tc, mode, fd_exhaustion_does_not_busy_loop);
 	tcase_add_test(tc, hundred_thousand_pipelined_unread_for_two_seconds);
 	suite_add_tcase(s, tc);
 	return s;

@@ -17,7 +17,13 @@
 #define HD_ERRLEN      256
 
 enum hd_trigger { HD_TRIGGER_EDGE, HD_TRIGGER_LEVEL };
-enum hd_poller_kind { HD_POLLER_EPOLL, HD_POLLER_POLL, HD_POLLER_SELECT };
+enum hd_poller_kind {
+	HD_POLLER_EPOLL,
+	HD_POLLER_POLL,
+	HD_POLLER_SELECT,
+	HD_POLLER_BUSY,	    /* no readiness call: try every socket each pass */
+	HD_POLLER_BLOCKING, /* blocking sockets, one connection at a time */
+};
 
 struct hd_listen_spec {
 	char host[64];	     /* numeric IPv4 or IPv6 address, no brackets */
@@ -28,7 +34,7 @@ struct hd_listen_spec {
 enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
 
 /* Keys the file parser knows (hd_config_key_name lists them). */
-#define HD_CONFIG_KEYS 35
+#define HD_CONFIG_KEYS 37
 
 /* Where a key's value came from, so that a check across keys after
  * parsing (hd_config_finish) can name the file, line and key, or the
@@ -100,6 +106,9 @@ struct hd_config {
 	bool read_once;	  /* one read per readiness event, not until drained */
 	bool accept_once; /* one accept per readiness event */
 	size_t read_size; /* bytes asked of each read() */
+	/* The teaching rungs below select (docs/edge-vs-level.md): */
+	unsigned busy_sleep_ms;	   /* poller busy: sleep between passes */
+	unsigned long trace_lines; /* --trace: worker 0 narrates; 0: off */
 	/* Per key of hd_config_key_name, where its value was set. */
 	struct hd_config_origin origin[HD_CONFIG_KEYS];
 };
@@ -133,6 +142,14 @@ int hd_config_set_pid_file(struct hd_config *cfg, const char *value, char *err,
 /* read_size: 1 byte .. 1 MiB, k/m suffixes (a teaching knob). */
 int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
 			    size_t errlen);
+
+/* busy_sleep: 0 or a duration up to 1s (poller busy only). */
+int hd_config_set_busy_sleep(struct hd_config *cfg, const char *value,
+			     char *err, size_t errlen);
+
+/* trace: how many lines worker 0 narrates, 0 (off) .. 1000000. */
+int hd_config_set_trace(struct hd_config *cfg, const char *value, char *err,
+			size_t errlen);
 
 /* Records that the command line set `key` (a hd_config_key_name). */
 void hd_config_note_flag(struct hd_config *cfg, const char *key);

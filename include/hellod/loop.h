@@ -22,6 +22,7 @@
 #include "hellod/poller.h"
 #include "hellod/stats.h"
 #include "hellod/timer.h"
+#include "hellod/trace.h"
 
 /* The socket calls a connection makes. Each returns what the system call
  * returns, or -errno instead of -1 (EINTR included: the caller retries). */
@@ -34,6 +35,10 @@ struct hd_io_ops {
 
 /* The kernel's: read(2), send(2) with MSG_NOSIGNAL, shutdown(2), close(2). */
 extern const struct hd_io_ops hd_kernel_io;
+/* The same for blocking sockets, with io_arg the struct hd_loop: after
+ * each read or send, which may have blocked, the wheel's clock is moved
+ * on, so the deadlines armed next count from now, not from the wakeup. */
+extern const struct hd_io_ops hd_blocking_io;
 
 struct hd_conn;
 
@@ -50,7 +55,8 @@ struct hd_loop {
 	struct hd_conn *conns; /* every open connection */
 	struct hd_conn *ready; /* read budget spent with input left (edge) */
 	uint64_t open_conns;
-	int reads_left; /* the current event's read budget */
+	int reads_left;		/* the current event's read budget */
+	struct hd_trace *trace; /* --trace narrates reads, sends; NULL: off */
 	struct hd_loop_stats stats;
 };
 

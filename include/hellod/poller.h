@@ -9,10 +9,12 @@
 #define HELLOD_POLLER_H
 
 #include <stdatomic.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "hellod/config.h"
+#include "hellod/trace.h"
 
 enum {
 	HD_EV_READ = 1 << 0,
@@ -48,30 +50,65 @@ struct hd_poller_ops {
 struct hd_poller {
 	const struct hd_poller_ops *ops;
 	bool edge; /* edge-triggered (epoll only) */
+	/* Blocking sockets, one connection at a time (poller_blocking.c):
+	 * accept without SOCK_NONBLOCK, one connection per accept. */
+	bool blocking;
 	uint64_t
 		ctl_calls; /* epoll_ctl calls, or set changes for poll/select */
-	uint64_t wait_calls; /* epoll_wait / poll / select calls */
-	uint64_t events;     /* events delivered */
-	uint64_t refused;    /* fds a backend could not take (select) */
-	int fd_limit;	     /* add() refuses fds >= this; 0: no limit */
+	uint64_t wait_calls;	/* epoll_wait / poll / select calls */
+	uint64_t events;	/* events delivered */
+	uint64_t refused;	/* fds a backend could not take (select) */
+	int fd_limit;		/* add() refuses fds >= this; 0: no limit */
+	struct hd_trace *trace; /* --trace narrates changes; NULL: off */
 };
 
-/* Creates the poller for kind; edge only for epoll. NULL with errno set. */
-struct hd_poller *hd_poller_new(enum hd_poller_kind kind, bool edge);
+/* The call behind a backend's wait and its set changes, for --trace:
+ * "epoll_wait"/"epoll_ctl", "poll"/"poll set", ... */
+const char *hd_poller_wait_name(const struct hd_poller *p);
+void hd_poller_trace_ctl(const struct hd_poller *p, const char *op, int fd,
+			 uint32_t events);
+
+/* Creates the poller cfg names (cfg->poller; edge-triggered only for
+ * epoll). NULL with errno set. */
+struct hd_poller *hd_poller_new(const struct hd_config *cfg);
 
 struct hd_poller *hd_poller_epoll_new(bool edge);
 struct hd_poller *hd_poller_poll_new(void);
 struct hd_poller *hd_poller_select_new(void);
+/* Busy polling: no readiness call at all. Every wait reports every fd as
+ * ready for what it was registered for, so the owner tries each socket
+ * in turn and meets EAGAIN when there was nothing; sleeps sleep_ms
+ * between passes (0: spins) unless the wait's timeout is 0. */
+struct hd_poller *hd_poller_busy_new(unsigned sleep_ms);
+
+/* Blocking sockets: wait() names one connection (or a listener) and the
+ * owner blocks in accept, read or send, at most HD_BLOCKING_SLICE_MS at
+ * a time (SO_RCVTIMEO, SO_SNDTIMEO) so its timers and phases still run. */
+#define HD_BLOCKING_SLICE_MS 50
+struct hd_poller *hd_poller_blocking_new(void);
+
+/* How a poll-style poller learns readiness: sets fds[i].revents for the
+ * count fds and returns how many have any, or -errno. */
+typedef int (*hd_poll_probe_fn)(void *arg, struct pollfd *fds, int count,
+				int timeout_ms);
+/* poll's watched set (poller_poll.c) with readiness from probe; name is
+ * the poller's (static). The building block of poll and busy. */
+struct hd_poller *hd_poller_probe_new(const char *name, hd_poll_probe_fn probe,
+				      void *arg);
 
 static inline int hd_poller_add(struct hd_poller *p, int fd, void *ptr,
 				uint32_t events)
 {
+	if (__builtin_expect(p->trace != NULL, 0))
+		hd_poller_trace_ctl(p, "ADD", fd, events);
 	return p->ops->add(p, fd, ptr, events);
 }
 
 static inline int hd_poller_mod(struct hd_poller *p, int fd, void *ptr,
 				uint32_t events)
 {
+	if (__builtin_expect(p->trace != NULL, 0))
+		hd_poller_trace_ctl(p, "MOD", fd, events);
 	return p->ops->mod(p, fd, ptr, events);
 }
 

@@ -61,6 +61,7 @@ struct hd_worker {
 	uint64_t now_ms;	      /* monotonic, read once per wakeup */
 	struct hd_timer accept_timer; /* resumes accepting after EMFILE */
 	bool accept_paused;
+	struct hd_trace trace; /* --trace: worker 0 narrates */
 };
 
 /* hd_timer.kind of the worker's own timer (connections use

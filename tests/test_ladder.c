@@ -1,0 +1,356 @@
+/* test_ladder.c — the rungs of the I/O ladder below select (issue 12):
+ * busy polling (src/poller_busy.c) and blocking sockets served one at a
+ * time (src/poller_blocking.c), against the real build/hellod.
+ *
+ * Each test shows the property the rung teaches, with bounded waits:
+ * busy polling answers like any other mode but burns a core while idle
+ * and counts the reads that found nothing; its sleep trades that CPU for
+ * latency. A blocking server makes every client wait for the one it
+ * serves. --trace narrates, within its line budget, what the kernel
+ * reported and what the server did. */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "harness.h"
+#include "suites.h"
+
+#define ANSWER_MS  3000
+#define IDLE_MS	   400 /* how long a server sits idle under measurement */
+#define MAX_OUTPUT 8192
+
+static struct test_server srv;
+static const char get_root[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+
+static void answer_once(struct reader *r)
+{
+	struct response resp;
+	send_str(r->fd, get_root);
+	ck_assert(read_response(r, &resp, ANSWER_MS));
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+}
+
+/* A column of the "total" row of --stats (0: waits, 5: eagain, ...). */
+static uint64_t total_column(const char *out, int column)
+{
+	const char *row = strstr(out, "\ntotal ");
+	ck_assert_msg(row != NULL, "no stats table in '%s'", out);
+	row += 7;
+	uint64_t v = 0;
+	for (int i = 0; i <= column; i++) {
+		char *end;
+		v = strtoull(row, &end, 10);
+		ck_assert_msg(end != row, "short total row in '%s'", out);
+		row = end;
+	}
+	return v;
+}
+
+enum { COL_WAITS = 0, COL_ACCEPTS = 3, COL_READS = 4, COL_EAGAIN = 5 };
+
+struct idle_cost {
+	long ticks; /* CPU clock ticks the server used while idle */
+	uint64_t waits, eagain;
+};
+
+/* Starts hellod with args, answers one request on a keep-alive
+ * connection, then leaves it idle for IDLE_MS and measures. */
+static struct idle_cost idle_cost(const char *args)
+{
+	server_start(&srv, args);
+	struct reader r;
+	client_open(&r, srv.port);
+	answer_once(&r);
+	long before = proc_cpu_ticks(srv.pid);
+	usleep(IDLE_MS * 1000);
+	long after = proc_cpu_ticks(srv.pid);
+	client_close(&r);
+	char out[MAX_OUTPUT];
+	ck_assert_int_eq(server_stop_output(&srv, 5000, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "cpu: user "));
+	printf("%s: %ld ticks idle, %" PRIu64 " waits, %" PRIu64
+	       " reads found nothing\n",
+	       args, after - before, total_column(out, COL_WAITS),
+	       total_column(out, COL_EAGAIN));
+	return (struct idle_cost){after - before, total_column(out, COL_WAITS),
+				  total_column(out, COL_EAGAIN)};
+}
+
+/* Spinning: the one worker tries its socket thousands of times a second
+ * and uses most of a core doing it when it has the core to itself; the
+ * bound is an eighth of one (under a sanitizer, on a 2-core machine
+ * other suites share, it got 27%), while epoll sleeps in epoll_wait. */
+START_TEST(busy_polling_burns_a_core_while_idle)
+{
+	long tick = sysconf(_SC_CLK_TCK);
+	long idle_ticks = IDLE_MS * tick / 1000;
+	struct idle_cost busy = idle_cost("-w 1 -s --poller busy");
+	ck_assert_int_ge(busy.ticks, idle_ticks / 8);
+	ck_assert_uint_ge(busy.eagain, 1000);
+	ck_assert_uint_ge(busy.waits, busy.eagain);
+	struct idle_cost epoll = idle_cost("-w 1 -s --poller epoll");
+	ck_assert_int_le(epoll.ticks, 2);
+	ck_assert_uint_le(epoll.eagain, 2);
+	ck_assert_uint_le(epoll.waits, 10);
+}
+END_TEST
+
+/* A 10 ms sleep between passes: at most about IDLE_MS / 10 passes, each
+ * one wasted read, and almost no CPU — but every answer may wait up to
+ * a sleep. */
+START_TEST(busy_sleep_trades_cpu_for_latency)
+{
+	struct idle_cost c =
+		idle_cost("-w 1 -s --poller busy --busy-sleep 10ms");
+	ck_assert_int_le(c.ticks, 3);
+	ck_assert_uint_ge(c.eagain, IDLE_MS / 10 / 2);
+	ck_assert_uint_le(c.eagain, IDLE_MS / 10 + 20);
+}
+END_TEST
+
+/* The sleep is a knob of busy polling alone: with another poller it is
+ * refused at start, naming the flag, not silently ignored. */
+START_TEST(busy_sleep_is_refused_with_other_pollers)
+{
+	char out[1024];
+	ck_assert_int_eq(
+		run_hellod("--poller poll --busy-sleep 1ms", out, sizeof(out)),
+		2);
+	ck_assert_ptr_nonnull(strstr(out, "--busy-sleep"));
+	ck_assert_ptr_nonnull(strstr(out, "only applies to poller 'busy'"));
+}
+END_TEST
+
+/* More sockets than one wait delivers (the worker takes 512 events a
+ * pass): with every fd "ready" on every pass, the ones past the first 512
+ * are served only because delivery resumes where the last pass stopped. */
+START_TEST(busy_polling_serves_sockets_past_one_batch)
+{
+	enum { CONNS = 600 };
+	server_start(&srv, "-w 1 --poller busy --busy-sleep 1ms");
+	static struct reader r[CONNS];
+	for (int i = 0; i < CONNS; i++)
+		client_open(&r[i], srv.port);
+	/* The last connections hold the highest slots. */
+	for (int i = CONNS - 1; i >= CONNS - 10; i--)
+		answer_once(&r[i]);
+	answer_once(&r[0]);
+	for (int i = 0; i < CONNS; i++)
+		client_close(&r[i]);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
+/* ---- blocking ---------------------------------------------------------- */
+
+#define STALL_MS 500 /* "waits": no answer within this */
+
+/* Whether r gets an answer within ms (none is a stall, not a failure). */
+static bool answered_within(struct reader *r, int ms)
+{
+	struct response resp;
+	if (!read_response(r, &resp, ms))
+		return false;
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+	return true;
+}
+
+/* One worker, blocking: while client A is connected — sending its request
+ * slowly, then idle on keep-alive — client B's complete request waits,
+ * answered only once A closes. The same two clients under epoll: B is
+ * answered at once. */
+static void slow_client_holds_up(const char *args, bool blocks)
+{
+	server_start(&srv, args);
+	struct reader a, b;
+	client_open(&a, srv.port);
+	send_str(a.fd, "GET / HTTP/1.1\r\n"); /* the rest comes later */
+	client_open(&b, srv.port);
+	send_str(b.fd, get_root);
+	ck_assert(answered_within(&b, blocks ? STALL_MS : ANSWER_MS) != blocks);
+	send_str(a.fd, "Host: t\r\n\r\n");
+	ck_assert(answered_within(&a, ANSWER_MS));
+	if (blocks) /* A is served and idle, but still connected */
+		ck_assert(!answered_within(&b, STALL_MS));
+	client_close(&a);
+	if (blocks)
+		ck_assert(answered_within(&b, ANSWER_MS));
+	client_close(&b);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+
+START_TEST(blocking_slow_client_holds_up_the_next)
+{
+	slow_client_holds_up("-w 1 --poller blocking", true);
+	slow_client_holds_up("-w 1 --poller epoll", false);
+}
+END_TEST
+
+/* Blocked in read() with nothing coming, the worker still stops within
+ * a slice or two: the sockets' receive timeout brings it back. */
+START_TEST(blocking_worker_stops_while_a_client_idles)
+{
+	server_start(&srv, "-w 1 --poller blocking");
+	struct reader r;
+	client_open(&r, srv.port);
+	answer_once(&r);
+	long long t0 = now_ms();
+	ck_assert_int_eq(server_stop(&srv, 2000), 0);
+	ck_assert_int_lt(now_ms() - t0, 1000);
+	client_close(&r);
+}
+END_TEST
+
+/* ---- --trace ----------------------------------------------------------- */
+
+/* The narration stays far below a pipe's 64 KiB, so the server never
+ * blocks on a stderr nobody reads until it stops. */
+#define TRACE_OUTPUT (48 * 1024)
+
+static int count_lines_with(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Two requests on one connection, then a close; returns the trace. */
+static void trace_two_requests(const char *args, char *out, size_t len)
+{
+	server_start(&srv, args);
+	struct reader r;
+	client_open(&r, srv.port);
+	answer_once(&r);
+	answer_once(&r);
+	client_close(&r);
+	usleep(100 * 1000); /* the close is narrated before the stop */
+	ck_assert_int_eq(server_stop_output(&srv, 5000, out, len), 0);
+}
+
+/* The same client, edge then level: both narrate what the kernel said
+ * and what was done; edge registers the connection once for both
+ * directions (IN|OUT|ET), level for reading only. */
+START_TEST(trace_narrates_each_step)
+{
+	static char out[TRACE_OUTPUT];
+	trace_two_requests("-w 1 --trace 200 --trigger edge", out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "trace: epoll_ctl ADD fd "));
+	ck_assert_ptr_nonnull(strstr(out, " IN|OUT|ET\n"));
+	ck_assert_ptr_nonnull(strstr(out, "trace: epoll_wait → fd "));
+	ck_assert_ptr_nonnull(strstr(out, "trace: accept4(fd "));
+	ck_assert_int_eq(count_lines_with(out, ", 65536) = 27\n"), 2);
+	ck_assert_int_eq(count_lines_with(out, "1 request parsed"), 2);
+	ck_assert_int_ge(count_lines_with(out, "trace: send(fd "), 2);
+	ck_assert_ptr_nonnull(strstr(out, "= 0 (the peer's FIN)"));
+	ck_assert_ptr_nonnull(strstr(out, "trace: close(fd "));
+	trace_two_requests("-w 1 --trace 200 --trigger level", out,
+			   sizeof(out));
+	ck_assert_ptr_null(strstr(out, "|ET"));
+	ck_assert_ptr_nonnull(strstr(out, "epoll_ctl ADD fd "));
+	ck_assert_int_eq(count_lines_with(out, "1 request parsed"), 2);
+}
+END_TEST
+
+/* A client with a tiny receive window that pipelines without reading:
+ * level-triggered, the trace shows the server asking for OUT while the
+ * output waits (epoll_ctl MOD ... IN|OUT or OUT); edge-triggered never
+ * changes the registration. */
+START_TEST(trace_shows_level_rearming_for_output)
+{
+	enum { BATCH = 1000, BATCHES = 100 };
+	static char out[TRACE_OUTPUT];
+	static char batch[BATCH * sizeof(get_root)];
+	size_t len = 0;
+	for (int i = 0; i < BATCH; i++) {
+		memcpy(batch + len, get_root, sizeof(get_root) - 1);
+		len += sizeof(get_root) - 1;
+	}
+	const char *modes[] = {"level", "edge"};
+	for (int m = 0; m < 2; m++) {
+		char args[128];
+		snprintf(args, sizeof(args), "-w 1 --trace 300 --trigger %s",
+			 modes[m]);
+		server_start(&srv, args);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int small = 4096;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)srv.port)};
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)),
+				 0);
+		/* A child sends (it blocks once the server stops reading);
+		 * nobody reads, so the server's output backs up. */
+		pid_t sender = fork();
+		ck_assert_int_ge(sender, 0);
+		if (sender == 0) {
+			for (int i = 0; i < BATCHES; i++)
+				send_all(fd, batch, len);
+			_exit(0);
+		}
+		usleep(300 * 1000);
+		kill(sender, SIGKILL);
+		ck_assert_int_eq(waitpid(sender, NULL, 0), sender);
+		close(fd);
+		usleep(100 * 1000);
+		ck_assert_int_eq(
+			server_stop_output(&srv, 5000, out, sizeof(out)), 0);
+		ck_assert_ptr_nonnull(strstr(out, "the kernel took less"));
+		bool rearmed = strstr(out, "epoll_ctl MOD fd ") != NULL;
+		ck_assert_msg(rearmed == (m == 0), "%s: MOD %s in '%s'",
+			      modes[m], rearmed ? "seen" : "missing", out);
+	}
+}
+END_TEST
+
+/* --trace N prints N lines and says the budget is spent; without the
+ * flag there is no narration at all. */
+START_TEST(trace_is_bounded_and_off_by_default)
+{
+	static char out[TRACE_OUTPUT];
+	trace_two_requests("-w 1 --trace 10", out, sizeof(out));
+	/* The first 2 lines (the eventfd's and the listener's ADD) come
+	 * before the banner, which the harness keeps apart; the budget's
+	 * last line is followed by the line that says it is spent. */
+	ck_assert_int_eq(count_lines_with(out, "trace: "), 10 - 2 + 1);
+	ck_assert_ptr_nonnull(strstr(out, "trace: line budget spent"));
+	trace_two_requests("-w 1", out, sizeof(out));
+	ck_assert_ptr_null(strstr(out, "trace:"));
+}
+END_TEST
+
+Suite *ladder_suite(void)
+{
+	Suite *s = suite_create("ladder");
+	TCase *tc = tcase_create("busy");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, busy_polling_burns_a_core_while_idle);
+	tcase_add_test(tc, busy_sleep_trades_cpu_for_latency);
+	tcase_add_test(tc, busy_sleep_is_refused_with_other_pollers);
+	tcase_add_test(tc, busy_polling_serves_sockets_past_one_batch);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("blocking");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, blocking_slow_client_holds_up_the_next);
+	tcase_add_test(tc, blocking_worker_stops_while_a_client_idles);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trace");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, trace_narrates_each_step);
+	tcase_add_test(tc, trace_shows_level_rearming_for_output);
+	tcase_add_test(tc, trace_is_bounded_and_off_by_default);
+	suite_add_tcase(s, tc);
+	return s;
+}
