@@ -21,7 +21,7 @@ die() { log "error: $*"; exit 1; }
 # when something has to be installed.
 bench_deps() {
 	local missing=() p
-	for p in nginx-light wrk gnuplot-nox strace valgrind python3 procps util-linux; do
+	for p in nginx-light h2o lighttpd wrk gnuplot-nox strace valgrind python3 procps util-linux; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
 			grep -q '^install ok installed' || missing+=("$p")
 	done
@@ -212,6 +212,92 @@ start_nginx() {
 stop_nginx() {
 	stop_pid "$NGINX_PID"
 	stop_pid "$NGINX_WORKER"
+}
+
+# The 13-byte body as a file, for the peers that serve files rather
+# than a configured string (h2o 2.2 and lighttpd have no `return`).
+write_body_file() {
+	mkdir -p "$1"
+	printf '%s' "$BODY" >"$1/index.txt"
+}
+
+# h2o: one thread, no access log, the body file with no ETag or
+# compression, keep-alive as long as the client wants.
+write_h2o_conf() {
+	local dir=$1 port=$2
+	write_body_file "$dir/www"
+	# As root, h2o would switch to "nobody", who cannot write here.
+	cat >"$dir/h2o.conf" <<CONF
+user: $(id -un)
+num-threads: 1
+listen:
+  host: 127.0.0.1
+  port: $port
+pid-file: $dir/h2o.pid
+error-log: $dir/error.log
+max-connections: 20000
+http1-request-timeout: 300
+file.etag: OFF
+file.send-compressed: OFF
+file.mime.addtypes:
+  text/plain: .txt
+hosts:
+  default:
+    paths:
+      /:
+        file.file: $dir/www/index.txt
+CONF
+}
+
+# Starts h2o as a lone worker process (-m worker: no master) on
+# SERVER_CPU. Sets H2O_PID, H2O_PORT.
+start_h2o() {
+	local dir=$TMP/h2o
+	H2O_PORT=$(free_port)
+	mkdir -p "$dir"
+	write_h2o_conf "$dir" "$H2O_PORT"
+	taskset -c "$SERVER_CPU" h2o -m worker -c "$dir/h2o.conf" \
+		>>"$dir/stderr.log" 2>&1 &
+	H2O_PID=$!
+	PIDS+=("$H2O_PID")
+	wait_port "$H2O_PORT" || { cat "$dir"/*.log >&2; die "h2o did not start"; }
+}
+
+# lighttpd: one process (no max-worker), epoll, no access log, the body
+# file, keep-alive without a request limit that a run would reach.
+write_lighttpd_conf() {
+	local dir=$1 port=$2
+	write_body_file "$dir/www"
+	cat >"$dir/lighttpd.conf" <<CONF
+server.document-root = "$dir/www"
+server.bind = "127.0.0.1"
+server.port = $port
+server.pid-file = "$dir/lighttpd.pid"
+server.errorlog = "$dir/error.log"
+server.event-handler = "linux-sysepoll"
+server.max-fds = 20000
+server.max-connections = 16384
+server.max-keep-alive-requests = 1000000
+server.max-keep-alive-idle = 300
+server.tag = "lighttpd"
+index-file.names = ( "index.txt" )
+mimetype.assign = ( ".txt" => "text/plain" )
+static-file.etags = "disable"
+CONF
+}
+
+# Starts lighttpd in the foreground (-D) on SERVER_CPU. Sets
+# LIGHTTPD_PID, LIGHTTPD_PORT.
+start_lighttpd() {
+	local dir=$TMP/lighttpd
+	LIGHTTPD_PORT=$(free_port)
+	mkdir -p "$dir"
+	write_lighttpd_conf "$dir" "$LIGHTTPD_PORT"
+	taskset -c "$SERVER_CPU" lighttpd -D -f "$dir/lighttpd.conf" \
+		>>"$dir/stderr.log" 2>&1 &
+	LIGHTTPD_PID=$!
+	PIDS+=("$LIGHTTPD_PID")
+	wait_port "$LIGHTTPD_PORT" || { cat "$dir"/*.log >&2; die "lighttpd did not start"; }
 }
 
 # Dies, saying how, if one of the given processes has exited: a load run

@@ -16,7 +16,7 @@ import tempfile
 SCENARIOS = ["keepalive-50", "keepalive-1000", "pipeline-50",
              "pipeline-256", "close-50"]
 # floor: bench/floor.c; hellod-base: bench/run's HELLOD_BASE_BIN
-SERVERS = ["hellod", "hellod-base", "nginx", "floor"]
+SERVERS = ["hellod", "hellod-base", "nginx", "h2o", "lighttpd", "floor"]
 # Issue 5's targets on server-core CPU per response, hellod / nginx.
 CPU_TARGETS = {"keepalive-50": 0.75, "keepalive-1000": 0.75,
                "pipeline-50": 0.075, "pipeline-256": 0.075,
@@ -225,7 +225,8 @@ def chart(stats, png):
     if not servers or not data:
         return False
     colors = {"hellod": "#2a7fbf", "hellod-base": "#8fc0e8",
-              "nginx": "#999999", "floor": "#e0a030"}
+              "nginx": "#999999", "h2o": "#6a3d9a", "lighttpd": "#33a02c",
+              "floor": "#e0a030"}
     cpu_plot = ", ".join(
         f'"{{dat}}" using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}'
         + (":xtic(1)" if i == 0 else "")
@@ -287,6 +288,9 @@ def main(argv):
     md += [f"- CPU: {meta.get('cpu', '?')}",
            f"- kernel: {meta.get('kernel', '?')}",
            f"- nginx {meta.get('nginx', '?')} (1 worker, `return 200`), "
+           f"h2o {meta.get('h2o', '?')} (`-m worker`, 1 thread) and "
+           f"lighttpd {meta.get('lighttpd', '?')} (1 process), both serving "
+           f"the body as a file, "
            f"wrk {meta.get('wrk', '?')}, hellod {meta.get('hellod', '?')} (`-w 1`, -O2)"
            + (f", hellod-base `{meta['hellod_base']}`" if meta.get("hellod_base") else ""),
            f"- settings: {meta.get('settings', '')}",
