@@ -29,7 +29,8 @@ struct slot {
 	enum slot_state state;
 	long long started_ms;
 	size_t len;
-	char buf[64]; /* the status line's start is all that is checked */
+	char buf[64];		 /* the status line's start, for the 200 */
+	struct resp_check check; /* and the whole answer, strictly */
 };
 
 static const char request[] =
@@ -39,8 +40,8 @@ static void count_failure(struct load *l, long *kind, const char *what, int err)
 {
 	(*kind)++;
 	if (l->failed++ == 0)
-		snprintf(l->first_failure, sizeof(l->first_failure), "%s: %s",
-			 what, err ? strerror(err) : "-");
+		snprintf(l->first_failure, sizeof(l->first_failure),
+			 "%.200s: %.100s", what, err ? strerror(err) : "-");
 }
 
 static void finish_slot(int ep, struct slot *s)
@@ -68,6 +69,7 @@ static void open_slot(struct load *l, int ep, struct slot *s, long long now)
 		return;
 	}
 	*s = (struct slot){.fd = fd, .state = CONNECTING, .started_ms = now};
+	resp_check_init(&s->check);
 	struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = s};
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
 		abort();
@@ -95,12 +97,18 @@ static void on_connected(struct load *l, int ep, struct slot *s)
 	epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev);
 }
 
-/* Reads until the server's close; the answer must be a 200. */
+/* Reads until the server's close; the answer must be a well-formed 200
+ * (resp_check.h), and nothing after it. */
 static void on_readable(struct load *l, int ep, struct slot *s)
 {
 	for (;;) {
 		char sink[4096];
 		ssize_t n = recv(s->fd, sink, sizeof(sink), 0);
+		if (n > 0 && !resp_check_feed(&s->check, sink, (size_t)n)) {
+			count_failure(l, &l->bad, s->check.error, 0);
+			finish_slot(ep, s);
+			return;
+		}
 		if (n > 0) {
 			size_t take = sizeof(s->buf) - s->len;
 			if (take > (size_t)n)
@@ -115,6 +123,8 @@ static void on_readable(struct load *l, int ep, struct slot *s)
 			count_failure(l,
 				      errno == ECONNRESET ? &l->reset : &l->bad,
 				      "recv", errno);
+		else if (!resp_check_eof(&s->check))
+			count_failure(l, &l->bad, s->check.error, 0);
 		else if (s->len >= 13 && !memcmp(s->buf, "HTTP/1.1 200 ", 13))
 			l->ok++;
 		else

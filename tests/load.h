@@ -19,7 +19,7 @@ struct load {
 	long ok, failed;
 	long refused, reset, bad, timeout; /* failed, by kind */
 	long long elapsed_ms;
-	char first_failure[160];
+	char first_failure[320];
 };
 
 void load_start(struct load *l, int port, int inflight, long long max_ms,
