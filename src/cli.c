@@ -30,6 +30,10 @@ static const char usage[] =
 	"      --accept-once       TEACHING, breaks edge mode: one accept per "
 	"event\n"
 	"      --read-size N       bytes per read() (default 64k)\n"
+	"      --shared-listener   TEACHING: one listening socket for all "
+	"workers,\n"
+	"                          not one SO_REUSEPORT socket each (the "
+	"herd)\n"
 	"      --pid-file FILE     write the pid to FILE (kill -USR2 hands "
 	"over\n"
 	"                          the listeners to a new hellod)\n"
@@ -47,6 +51,7 @@ enum {
 	OPT_PID_FILE,
 	OPT_BUSY_SLEEP,
 	OPT_TRACE,
+	OPT_SHARED_LISTENER,
 };
 
 static const struct option options[] = {
@@ -62,6 +67,7 @@ static const struct option options[] = {
 	{"pid-file", required_argument, NULL, OPT_PID_FILE},
 	{"busy-sleep", required_argument, NULL, OPT_BUSY_SLEEP},
 	{"trace", required_argument, NULL, OPT_TRACE},
+	{"shared-listener", no_argument, NULL, OPT_SHARED_LISTENER},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -142,6 +148,7 @@ static int apply_flag(struct hd_config *cfg, int opt, const char *value,
 	case OPT_BUSY_SLEEP:
 		return hd_config_set_busy_sleep(cfg, value, msg, msglen);
 	case OPT_TRACE: return hd_config_set_trace(cfg, value, msg, msglen);
+	case OPT_SHARED_LISTENER: cfg->shared_listener = true; return 0;
 	}
 	return 0;
 }

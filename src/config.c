@@ -808,6 +808,12 @@ static int set_accept_once(struct hd_config *cfg, const char *value, char *err,
 	return set_on_off(&cfg->accept_once, value, err, errlen);
 }
 
+static int set_shared_listener(struct hd_config *cfg, const char *value,
+			       char *err, size_t errlen)
+{
+	return set_on_off(&cfg->shared_listener, value, err, errlen);
+}
+
 int hd_config_set_read_size(struct hd_config *cfg, const char *value, char *err,
 			    size_t errlen)
 {
@@ -928,6 +934,7 @@ static const struct {
 	{"read_size", hd_config_set_read_size},
 	{"busy_sleep", hd_config_set_busy_sleep},
 	{"trace", hd_config_set_trace},
+	{"shared_listener", set_shared_listener},
 };
 
 _Static_assert(sizeof(keys) / sizeof(keys[0]) == HD_CONFIG_KEYS,

@@ -155,14 +155,17 @@ static int adopt_entries(struct hd_listen_set *set, const struct hd_config *cfg,
 				name);
 			continue;
 		}
+		/* shared_listener: one socket, which hd_listen_set_worker
+		 * dup()s for every worker, so all of them wait on it. */
+		int sockets = cfg->shared_listener ? 1 : workers;
 		struct hd_listen_group *g =
-			new_group(set, first < 0 ? workers : n, err, errlen);
+			new_group(set, first < 0 ? sockets : n, err, errlen);
 		if (!g)
 			return -1;
 		g->spec = *spec;
 		if (first >= 0)
 			claim_same(in, n, first, g);
-		else if (bind_group(g, workers, err, errlen))
+		else if (bind_group(g, sockets, err, errlen))
 			return -1;
 	}
 	return 0;

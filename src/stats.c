@@ -8,7 +8,7 @@
 
 struct row {
 	uint64_t waits, events, ctl, accepts, reads, eagain, writes, bytes_in,
-		bytes_out, requests;
+		bytes_out, requests, accepted, accept_empty;
 };
 
 static struct row row_of(const struct hd_worker *w)
@@ -24,6 +24,8 @@ static struct row row_of(const struct hd_worker *w)
 		.bytes_in = w->loop.stats.bytes_in,
 		.bytes_out = w->loop.stats.bytes_out,
 		.requests = w->loop.http.requests,
+		.accepted = w->loop.stats.accepted,
+		.accept_empty = w->loop.stats.accept_empty,
 	};
 }
 
@@ -32,9 +34,10 @@ static void print_row(FILE *f, const char *name, const struct row *r)
 	fprintf(f,
 		"%-8s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
 		" %10" PRIu64 " %8" PRIu64 " %10" PRIu64 " %12" PRIu64
-		" %12" PRIu64 " %10" PRIu64 "\n",
+		" %12" PRIu64 " %10" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n",
 		name, r->waits, r->events, r->ctl, r->accepts, r->reads,
-		r->eagain, r->writes, r->bytes_in, r->bytes_out, r->requests);
+		r->eagain, r->writes, r->bytes_in, r->bytes_out, r->requests,
+		r->accepted, r->accept_empty);
 }
 
 /* Connections ended by timeouts and limits, summed over the workers. */
@@ -75,9 +78,15 @@ static void print_cpu(FILE *f)
 void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
 {
 	struct row total = {0};
-	fprintf(f, "%-8s %10s %10s %8s %8s %10s %8s %10s %12s %12s %10s\n",
+	/* The last two columns come after the older ones, which scripts
+	 * read by position: connections each worker won, and its wakeups
+	 * for a listener that found none (nonzero with shared_listener,
+	 * where every worker is woken for every connection). */
+	fprintf(f,
+		"%-8s %10s %10s %8s %8s %10s %8s %10s %12s %12s %10s %9s %9s\n",
 		"worker", "waits", "events", "ctl", "accepts", "reads",
-		"eagain", "writes", "bytes_in", "bytes_out", "requests");
+		"eagain", "writes", "bytes_in", "bytes_out", "requests",
+		"accepted", "acc_empty");
 	for (int i = 0; i < count; i++) {
 		char name[16];
 		struct row r = row_of(workers[i]);
@@ -93,6 +102,8 @@ void hd_stats_print(FILE *f, struct hd_worker *const *workers, int count)
 		total.bytes_in += r.bytes_in;
 		total.bytes_out += r.bytes_out;
 		total.requests += r.requests;
+		total.accepted += r.accepted;
+		total.accept_empty += r.accept_empty;
 	}
 	print_row(f, "total", &total);
 	print_robustness(f, workers, count);

@@ -218,7 +218,7 @@ static void pause_accepting(struct hd_worker *w)
 		     hd_wheel_deadline(&w->loop.wheel, ACCEPT_PAUSE_MS));
 }
 
-static void accept_ready(struct hd_worker *w, struct hd_listener *l);
+static int accept_ready(struct hd_worker *w, struct hd_listener *l);
 
 /* Edge-triggered listeners give no new event for connections that came
  * while paused, so accept what is waiting right away. */
@@ -263,11 +263,14 @@ static void trace_accept(struct hd_worker *w, int listen_fd, int fd)
 	errno = err;
 }
 
-static void accept_ready(struct hd_worker *w, struct hd_listener *l)
+/* Accepts what waits on l. Returns how many accept4 calls returned a
+ * connection (taken or refused at once). */
+static int accept_ready(struct hd_worker *w, struct hd_listener *l)
 {
 	static _Thread_local time_t last_log;
+	int got = 0;
 	if (w->accept_paused)
-		return;
+		return 0;
 	for (;;) {
 		w->loop.stats.accepts++;
 		struct sockaddr_storage addr;
@@ -279,6 +282,7 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 		if (__builtin_expect(w->loop.trace != NULL, 0))
 			trace_accept(w, l->fd, fd);
 		if (fd >= 0) {
+			got++;
 			struct hd_conn *c = take_connection(w, fd);
 			if (c) {
 				hd_peer_from_sockaddr(&c->peer,
@@ -290,22 +294,24 @@ static void accept_ready(struct hd_worker *w, struct hd_listener *l)
 			 * an event that edge mode will not send. Blocking:
 			 * the rest waits until this client is served. */
 			if (w->cfg->accept_once || w->poller->blocking)
-				return;
+				return got;
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
+			return got;
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
 		if (errno == EMFILE || errno == ENFILE) {
 			log_rate_limited(w, &last_log, "accept", errno);
-			if (shed_connection(w, l->fd))
+			if (shed_connection(w, l->fd)) {
+				got++;
 				continue;
+			}
 			pause_accepting(w);
 		} else {
 			log_rate_limited(w, &last_log, "accept", errno);
 		}
-		return;
+		return got;
 	}
 }
 
@@ -315,7 +321,12 @@ static void dispatch(struct hd_worker *w, const struct hd_event *ev)
 	case HD_HANDLE_CONN:
 		hd_conn_on_event(&w->loop, ev->ptr, ev->events);
 		break;
-	case HD_HANDLE_LISTENER: accept_ready(w, ev->ptr); break;
+	case HD_HANDLE_LISTENER:
+		/* Woken for a connection another worker took: with one
+		 * listener shared by all, each connection wakes them all. */
+		if (!accept_ready(w, ev->ptr))
+			w->loop.stats.accept_empty++;
+		break;
 	case HD_HANDLE_WAKE: {
 		uint64_t value;
 		if (read(w->wake_fd, &value, sizeof(value)) < 0 &&

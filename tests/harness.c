@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,16 @@ static void start_server(struct test_server *s, const char *args, int nofile,
 	close(pipefd[1]);
 	s->stderr_fd = pipefd[0];
 	wait_for_banner(s);
+}
+
+void server_startf(struct test_server *s, const char *fmt, ...)
+{
+	char args[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	server_start(s, args);
 }
 
 int server_stop(struct test_server *s, int timeout_ms)

@@ -20,6 +20,9 @@ struct test_server {
  * (space-separated, may be NULL) and waits for its banner. Fails the test
  * (ck_abort) when it does not start within 5 s. */
 void server_start(struct test_server *s, const char *args);
+/* server_start with args formatted printf-style. */
+__attribute__((format(printf, 2, 3))) void server_startf(struct test_server *s,
+							 const char *fmt, ...);
 /* The same with RLIMIT_NOFILE set to nofile in the child (0: unchanged).
  * With HELLOD_VALGRIND set, either runs the server under valgrind
  * memcheck, whose errors and leaks turn the exit status into 99. */

@@ -20,6 +20,8 @@ Suite *timer_suite(void);
 Suite *teaching_suite(void);
 /* The I/O ladder's rungs below select (busy, blocking) and --trace. */
 Suite *ladder_suite(void);
+/* Every exercise of docs/lab.md, as the sheet runs it. */
+Suite *lab_suite(void);
 Suite *sim_suite(void);
 Suite *systemd_suite(void);
 enum hd_test_mode {

@@ -132,11 +132,53 @@ START_TEST(listen_env_for_another_pid_is_ignored_and_unset)
 }
 END_TEST
 
+/* shared_listener: one socket bound for two workers, and each worker
+ * gets its own descriptor of that one socket (the same port, so the
+ * same socket: a second bind of the port without SO_REUSEPORT would
+ * have failed). Without it, one socket per worker. */
+START_TEST(shared_listener_binds_one_socket_for_all)
+{
+	struct hd_config cfg;
+	config(&cfg, "listen 127.0.0.1:0\nshared_listener on\n");
+	struct hd_listen_set set;
+	char err[HD_ERRLEN];
+	ck_assert_int_eq(hd_listen_set_build(&set, &cfg, NULL, 0, true, 2, err,
+					     sizeof(err)),
+			 0);
+	ck_assert_int_eq(set.count, 1);
+	ck_assert_int_eq(set.groups[0].count, 1);
+	struct hd_listener *a, *b;
+	ck_assert_int_eq(hd_listen_set_worker(&set, 0, 2, &a), 1);
+	ck_assert_int_eq(hd_listen_set_worker(&set, 1, 2, &b), 1);
+	ck_assert_int_ne(a[0].fd, b[0].fd);
+	ck_assert_int_eq(port_of(a[0].fd), port_of(b[0].fd));
+	close(a[0].fd);
+	close(b[0].fd);
+	free(a);
+	free(b);
+	hd_listen_set_free(&set);
+	hd_config_free(&cfg);
+	config(&cfg, "listen 127.0.0.1:0\n");
+	ck_assert_int_eq(hd_listen_set_build(&set, &cfg, NULL, 0, true, 2, err,
+					     sizeof(err)),
+			 0);
+	ck_assert_int_eq(set.groups[0].count, 2);
+	int *all;
+	ck_assert_int_eq(hd_listen_set_fds(&set, &all), 2);
+	for (int i = 0; i < 2; i++)
+		close(all[i]);
+	free(all);
+	hd_listen_set_free(&set);
+	hd_config_free(&cfg);
+}
+END_TEST
+
 Suite *listen_set_suite(void)
 {
 	Suite *s = suite_create("listen_set");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, inherited_sockets_are_adopted_and_spread);
+	tcase_add_test(tc, shared_listener_binds_one_socket_for_all);
 	tcase_add_test(tc, activation_binds_nothing_and_serves_all_passed);
 	tcase_add_test(tc, listen_env_for_another_pid_is_ignored_and_unset);
 	suite_add_tcase(s, tc);

@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +41,6 @@ static const char *const level_modes[] = {
 	"--poller select",
 };
 #define LEVEL_MODES (int)(sizeof(level_modes) / sizeof(level_modes[0]))
-
-__attribute__((format(printf, 1, 2))) static void start(const char *fmt, ...)
-{
-	char args[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	server_start(&srv, args);
-}
 
 /* A request of about 400 bytes: more than READ_SIZE, less than twice. */
 static const char *big_request(void)
@@ -111,7 +100,8 @@ static struct totals parse_totals(const char *out)
 
 START_TEST(read_once_stalls_under_edge)
 {
-	start("-w 1 --trigger edge --read-once --read-size %s", READ_SIZE);
+	server_startf(&srv, "-w 1 --trigger edge --read-once --read-size %s",
+		      READ_SIZE);
 	ck_assert_ptr_nonnull(strstr(srv.banner, "deliberately broken"));
 	struct reader r;
 	int fd = client_open(&r, srv.port);
@@ -149,7 +139,8 @@ START_TEST(small_read_size_alone_is_correct_under_edge)
 {
 	/* Reading until a short read or EAGAIN drains the socket whatever
 	 * the buffer size: small reads cost syscalls, not correctness. */
-	start("-w 1 --trigger edge --stats --read-size %s", READ_SIZE);
+	server_startf(&srv, "-w 1 --trigger edge --stats --read-size %s",
+		      READ_SIZE);
 	ck_assert_ptr_null(strstr(srv.banner, "deliberately broken"));
 	struct totals t = serve_one_big_request();
 	ck_assert_uint_ge(t.reads, 2); /* 256 + the rest */
@@ -158,8 +149,8 @@ END_TEST
 
 START_TEST(read_once_only_costs_wakeups_under_level)
 {
-	start("-w 1 --stats --read-once --read-size %s %s", READ_SIZE,
-	      level_modes[_i]);
+	server_startf(&srv, "-w 1 --stats --read-once --read-size %s %s",
+		      READ_SIZE, level_modes[_i]);
 	ck_assert_ptr_nonnull(strstr(srv.banner, "extra wakeups only"));
 	struct totals t = serve_one_big_request();
 	/* The level-triggered poller reported the socket again for the
@@ -190,7 +181,7 @@ static void connect_burst(struct reader *readers)
 START_TEST(accept_once_stalls_under_edge)
 {
 	struct reader readers[BURST + 1];
-	start("-w 1 --trigger edge --accept-once");
+	server_startf(&srv, "-w 1 --trigger edge --accept-once");
 	ck_assert_ptr_nonnull(strstr(srv.banner, "deliberately broken"));
 	connect_burst(readers);
 	/* One edge for the burst, one accept: the first client is served,
@@ -214,7 +205,7 @@ END_TEST
 START_TEST(accept_once_only_costs_wakeups_under_level)
 {
 	struct reader readers[BURST];
-	start("-w 1 --stats --accept-once %s", level_modes[_i]);
+	server_startf(&srv, "-w 1 --stats --accept-once %s", level_modes[_i]);
 	connect_burst(readers);
 	for (int i = 0; i < BURST; i++)
 		ck_assert_msg(answered(&readers[i], PROMPT_MS),
@@ -256,7 +247,7 @@ START_TEST(select_refuses_fds_past_fd_setsize)
 {
 	enum { CONNS = 1100 };
 	raise_fd_limit(CONNS + 256); /* the server inherits it */
-	start("-w 1 --poller select");
+	server_startf(&srv, "-w 1 --poller select");
 	static struct reader readers[CONNS];
 	long long t0 = now_ms();
 	for (int i = 0; i < CONNS; i++)
@@ -303,7 +294,7 @@ END_TEST
 START_TEST(counters_add_up_for_keep_alive)
 {
 	enum { N = 100 };
-	start("-w 1 --stats --trigger edge");
+	server_startf(&srv, "-w 1 --stats --trigger edge");
 	struct reader r;
 	int fd = client_open(&r, srv.port);
 	uint64_t bytes_out = 0;
@@ -357,7 +348,7 @@ START_TEST(level_pays_ctl_for_pending_output_edge_does_not)
 {
 	enum { N = 100000 };
 	static const char *const modes[] = {"edge", "level"};
-	start("-w 1 --stats --trigger %s", modes[_i]);
+	server_startf(&srv, "-w 1 --stats --trigger %s", modes[_i]);
 	int fd = connect_small_window(srv.port);
 	pid_t sender = fork();
 	ck_assert_int_ge(sender, 0);

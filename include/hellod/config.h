@@ -34,7 +34,7 @@ struct hd_listen_spec {
 enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
 
 /* Keys the file parser knows (hd_config_key_name lists them). */
-#define HD_CONFIG_KEYS 37
+#define HD_CONFIG_KEYS 38
 
 /* Where a key's value came from, so that a check across keys after
  * parsing (hd_config_finish) can name the file, line and key, or the
@@ -109,6 +109,10 @@ struct hd_config {
 	/* The teaching rungs below select (docs/edge-vs-level.md): */
 	unsigned busy_sleep_ms;	   /* poller busy: sleep between passes */
 	unsigned long trace_lines; /* --trace: worker 0 narrates; 0: off */
+	/* One listening socket per address for all workers instead of one
+	 * SO_REUSEPORT socket each: every worker is woken for every
+	 * connection (the thundering herd --stats then shows). */
+	bool shared_listener;
 	/* Per key of hd_config_key_name, where its value was set. */
 	struct hd_config_origin origin[HD_CONFIG_KEYS];
 };

@@ -13,6 +13,8 @@
 struct hd_loop_stats {
 	uint64_t accepts;      /* accept4 calls */
 	uint64_t accepted;     /* connections accepted */
+	uint64_t accept_empty; /* listener wakeups that found no connection
+				* (another worker took it: the herd) */
 	uint64_t refused;      /* connections closed at once (limits) */
 	uint64_t closed;       /* connections closed */
 	uint64_t reads;	       /* read calls */
