@@ -847,6 +847,26 @@ static int set_lingering_time(struct hd_config *cfg, const char *value,
 	return set_duration(&cfg->lingering_time_ms, value, err, errlen);
 }
 
+/* "off" or whole seconds, as TCP_DEFER_ACCEPT takes them. */
+static int set_defer_accept(struct hd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	unsigned ms;
+	bool on;
+	if (!parse_bool(value, &on) && !on) {
+		cfg->defer_accept_s = 0;
+		return 0;
+	}
+	/* Past 30 s the kernel's SYN-ACK retries (tcp_synack_retries 5,
+	 * 31 s) run out before the deadline does. */
+	if (parse_duration_ms(value, 30 * 1000, &ms) || ms < 1000 || ms % 1000)
+		return fail(err, errlen,
+			    "expected 'off' or whole seconds 1s..30s, got '%s'",
+			    value);
+	cfg->defer_accept_s = ms / 1000;
+	return 0;
+}
+
 static int set_lingering_bytes(struct hd_config *cfg, const char *value,
 			       char *err, size_t errlen)
 {
@@ -923,6 +943,7 @@ static const struct {
 	{"lingering_time", set_lingering_time},
 	{"lingering_bytes", set_lingering_bytes},
 	{"max_connections", set_max_connections},
+	{"defer_accept", set_defer_accept},
 	{"read_once", set_read_once},
 	{"accept_once", set_accept_once},
 	{"read_size", hd_config_set_read_size},

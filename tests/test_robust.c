@@ -162,6 +162,35 @@ START_TEST(header_timeout_answers_slowloris_with_408)
 }
 END_TEST
 
+/* defer_accept: the kernel holds a client that sends nothing and passes
+ * it on after the defer time; header_timeout counts from the accept, so
+ * it closes after about both. A client with a request is served at once
+ * meanwhile. Without TCP_DEFER_ACCEPT the close comes at 500 ms. */
+START_TEST(defer_accept_holds_a_silent_client_then_header_timeout)
+{
+	start_conf("defer_accept 1s\nheader_timeout 500ms\n", NULL);
+	struct reader silent, r;
+	long long start = now_ms();
+	int quiet = client_open(&silent, srv.port);
+	int fd = client_open(&r, srv.port);
+	send_str(fd, get_root);
+	struct response resp;
+	ck_assert(read_response(&r, &resp, 3000));
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_int_lt(now_ms() - start, 500);
+	response_free(&resp);
+	client_close(&r);
+	ck_assert_int_ge(wait_readable(quiet, 5000), 0);
+	long long closed = now_ms() - start;
+	ck_assert_msg(closed >= 1400 && closed <= 3500,
+		      "silent client closed after %lld ms, want ~1500", closed);
+	ck_assert(peer_closed(&silent, 1000));
+	ck_assert_uint_eq(silent.len, 0);
+	client_close(&silent);
+	ck_assert_ptr_nonnull(strstr(stop_with_stats(), "timeouts: header 1,"));
+}
+END_TEST
+
 START_TEST(keepalive_timeout_closes_idle_connections)
 {
 	start_conf("keepalive_timeout 1s\n", NULL);
@@ -408,6 +437,8 @@ Suite *robust_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, configured_limits_get_their_status_and_a_close);
 	tcase_add_test(tc, header_timeout_answers_slowloris_with_408);
 	tcase_add_test(tc, keepalive_timeout_closes_idle_connections);
+	tcase_add_test(tc,
+		       defer_accept_holds_a_silent_client_then_header_timeout);
 	tcase_add_test(tc, write_timeout_drops_a_client_that_stops_reading);
 	TCASE_ADD_CONCURRENT(tc, mode,
 			     max_connections_closes_the_extra_at_once);
