@@ -57,6 +57,7 @@ int hd_config_defaults(struct hd_config *cfg)
 	cfg->lingering_bytes = 1024 * 1024;
 	cfg->max_connections = 10000;
 	cfg->read_size = 64 * 1024;
+	cfg->read_after_accept = true;
 	return 0;
 }
 
@@ -867,6 +868,12 @@ static int set_defer_accept(struct hd_config *cfg, const char *value, char *err,
 	return 0;
 }
 
+static int set_read_after_accept(struct hd_config *cfg, const char *value,
+				 char *err, size_t errlen)
+{
+	return set_on_off(&cfg->read_after_accept, value, err, errlen);
+}
+
 static int set_lingering_bytes(struct hd_config *cfg, const char *value,
 			       char *err, size_t errlen)
 {
@@ -944,6 +951,7 @@ static const struct {
 	{"lingering_bytes", set_lingering_bytes},
 	{"max_connections", set_max_connections},
 	{"defer_accept", set_defer_accept},
+	{"read_after_accept", set_read_after_accept},
 	{"read_once", set_read_once},
 	{"accept_once", set_accept_once},
 	{"read_size", hd_config_set_read_size},

@@ -191,6 +191,35 @@ START_TEST(defer_accept_holds_a_silent_client_then_header_timeout)
 }
 END_TEST
 
+/* The total row's ctl column of --stats: poller set changes. */
+static long long total_ctl(const char *stats)
+{
+	const char *row = strstr(stats, "\ntotal ");
+	unsigned long long waits, events, ctl;
+	ck_assert_ptr_nonnull(row);
+	ck_assert_int_eq(
+		sscanf(row, " total %llu %llu %llu", &waits, &events, &ctl), 3);
+	return (long long)ctl;
+}
+
+/* read_after_accept: a Connection: close request that came with the
+ * connection (defer_accept makes sure it has) is answered and closed
+ * before the connection ever joins the poller. The set changes left are
+ * the workers' own (wake fd and listener, each added once): 4 for two
+ * workers (6 if a drain removed the listeners), against 24 (edge) or 44
+ * (poll: add and remove) with read_after_accept off. */
+START_TEST(read_after_accept_closes_without_touching_the_poller)
+{
+	start_conf("defer_accept 1s\n", NULL);
+	static const char req[] =
+		"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	for (int i = 0; i < 20; i++)
+		expect_status_and_close(req, sizeof(req) - 1, 200);
+	long long ctl = total_ctl(stop_with_stats());
+	ck_assert_msg(ctl <= 6, "%lld poller set changes for 20 closes", ctl);
+}
+END_TEST
+
 START_TEST(keepalive_timeout_closes_idle_connections)
 {
 	start_conf("keepalive_timeout 1s\n", NULL);
@@ -439,6 +468,16 @@ Suite *robust_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, keepalive_timeout_closes_idle_connections);
 	tcase_add_test(tc,
 		       defer_accept_holds_a_silent_client_then_header_timeout);
+	/* poller blocking reads each client as it takes it anyway, on a
+	 * blocking socket: read_after_accept does not apply. */
+	if (mode != HD_TEST_BLOCKING)
+		tcase_add_test(
+			tc,
+			read_after_accept_closes_without_touching_the_poller);
+	else
+		printf("SKIPPED: read_after_accept_closes_without_touching_"
+		       "the_poller in mode blocking (read_after_accept does "
+		       "not apply)\n");
 	tcase_add_test(tc, write_timeout_drops_a_client_that_stops_reading);
 	TCASE_ADD_CONCURRENT(tc, mode,
 			     max_connections_closes_the_extra_at_once);
