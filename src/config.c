@@ -57,6 +57,7 @@ int hd_config_defaults(struct hd_config *cfg)
 	cfg->lingering_bytes = 1024 * 1024;
 	cfg->max_connections = 10000;
 	cfg->read_size = 64 * 1024;
+	cfg->read_after_accept = true;
 	return 0;
 }
 
@@ -853,6 +854,32 @@ static int set_lingering_time(struct hd_config *cfg, const char *value,
 	return set_duration(&cfg->lingering_time_ms, value, err, errlen);
 }
 
+/* "off" or whole seconds, as TCP_DEFER_ACCEPT takes them. */
+static int set_defer_accept(struct hd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	unsigned ms;
+	bool on;
+	if (!parse_bool(value, &on) && !on) {
+		cfg->defer_accept_s = 0;
+		return 0;
+	}
+	/* Past 30 s the kernel's SYN-ACK retries (tcp_synack_retries 5,
+	 * 31 s) run out before the deadline does. */
+	if (parse_duration_ms(value, 30 * 1000, &ms) || ms < 1000 || ms % 1000)
+		return fail(err, errlen,
+			    "expected 'off' or whole seconds 1s..30s, got '%s'",
+			    value);
+	cfg->defer_accept_s = ms / 1000;
+	return 0;
+}
+
+static int set_read_after_accept(struct hd_config *cfg, const char *value,
+				 char *err, size_t errlen)
+{
+	return set_on_off(&cfg->read_after_accept, value, err, errlen);
+}
+
 static int set_lingering_bytes(struct hd_config *cfg, const char *value,
 			       char *err, size_t errlen)
 {
@@ -929,6 +956,8 @@ static const struct {
 	{"lingering_time", set_lingering_time},
 	{"lingering_bytes", set_lingering_bytes},
 	{"max_connections", set_max_connections},
+	{"defer_accept", set_defer_accept},
+	{"read_after_accept", set_read_after_accept},
 	{"read_once", set_read_once},
 	{"accept_once", set_accept_once},
 	{"read_size", hd_config_set_read_size},

@@ -94,7 +94,16 @@ struct hd_conn *hd_conn_open(struct hd_loop *loop, int fd, int *err)
 	 * re-armed. Level-triggered: EPOLLOUT only while output waits. */
 	c->interest =
 		loop->poller->edge ? (HD_EV_READ | HD_EV_WRITE) : HD_EV_READ;
-	*err = hd_poller_add(loop->poller, fd, c, c->interest);
+	/* Read at once instead (hd_conn_start): settle() registers c only
+	 * if it is still open then. An fd the poller can never watch
+	 * (select's FD_SETSIZE) is refused here, before any answer, with
+	 * the error the worker logs. */
+	const struct hd_poller *p = loop->poller;
+	*err = 0;
+	if (loop->read_after_accept && !(p->fd_limit && fd >= p->fd_limit))
+		c->flags |= HD_CONN_F_UNWATCHED;
+	else
+		*err = hd_poller_add(loop->poller, fd, c, c->interest);
 	if (*err) {
 		hd_timer_cancel(&loop->wheel, &c->timer);
 		loop->io->close(loop->io_arg, fd);
@@ -112,7 +121,8 @@ void hd_conn_close(struct hd_loop *loop, struct hd_conn *c)
 {
 	HD_TRACE(loop->trace, "close(fd %d)", c->fd);
 	ready_remove(loop, c);
-	hd_poller_forget(loop->poller, c->fd);
+	if (!(c->flags & HD_CONN_F_UNWATCHED))
+		hd_poller_forget(loop->poller, c->fd);
 	loop->io->close(loop->io_arg, c->fd);
 	list_unlink(loop, c);
 	hd_http_release(&c->http);
@@ -592,15 +602,40 @@ static void on_hangup(struct hd_conn *c, bool emptied)
 /* Level-triggered only: watch for writability while output waits, and
  * for readability only while reading, or the poller would report the
  * same readiness forever. */
-static void update_interest(struct hd_loop *loop, struct hd_conn *c)
+static uint8_t level_interest(const struct hd_conn *c)
 {
-	if (loop->poller->edge)
-		return;
 	uint8_t want = 0;
 	if (c->state == HD_CONN_READING || c->state == HD_CONN_LINGERING)
 		want |= HD_EV_READ;
 	if (c->out)
 		want |= HD_EV_WRITE;
+	return want;
+}
+
+/* Read straight after accept, c outlived its first event: only now does
+ * it join the poller (a Connection: close answered whole never does,
+ * which saves an epoll_ctl per short connection). Edge-triggered epoll
+ * reports on ADD what is ready already, and level-triggered pollers
+ * report it anyway, so bytes that came after the first read's EAGAIN
+ * are not missed. */
+static void watch(struct hd_loop *loop, struct hd_conn *c)
+{
+	c->flags &= (uint16_t)~HD_CONN_F_UNWATCHED;
+	if (!loop->poller->edge)
+		c->interest = level_interest(c);
+	assert(c->interest); /* else nothing could ever wake c */
+	if (hd_poller_add(loop->poller, c->fd, c, c->interest)) {
+		c->flags |= HD_CONN_F_UNWATCHED; /* nothing to forget */
+		loop->stats.refused++;
+		fail(c);
+	}
+}
+
+static void update_interest(struct hd_loop *loop, struct hd_conn *c)
+{
+	if (loop->poller->edge)
+		return;
+	uint8_t want = level_interest(c);
 	assert(want); /* else nothing could ever wake c */
 	if (want != c->interest) {
 		if (hd_poller_mod(loop->poller, c->fd, c, want))
@@ -683,6 +718,7 @@ static void check_invariants(const struct hd_loop *loop,
 	assert(hd_chunk_pending(c->in) <= loop->rbuf_size + HD_PROXY_MAX);
 	assert(c->state != HD_CONN_LINGERING || !c->out);
 	assert(hd_timer_armed(&c->timer));
+	assert(!(c->flags & HD_CONN_F_UNWATCHED));
 }
 
 /* Draining: a connection closes as soon as it is between requests with
@@ -720,7 +756,9 @@ static bool settle(struct hd_loop *loop, struct hd_conn *c,
 		finish_closing(loop, c);
 	if (c->state == HD_CONN_PEER_DONE && !c->out)
 		c->state = HD_CONN_DEAD;
-	if (c->state != HD_CONN_DEAD)
+	if (c->state != HD_CONN_DEAD && (c->flags & HD_CONN_F_UNWATCHED))
+		watch(loop, c);
+	else if (c->state != HD_CONN_DEAD)
 		update_interest(loop, c);
 	if (c->state == HD_CONN_DEAD) {
 		hd_conn_close(loop, c);
@@ -802,6 +840,12 @@ void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events)
 	if ((events & HD_EV_HUP) && loop->poller->edge)
 		on_hangup(c, drained);
 	settle(loop, c, &before);
+}
+
+void hd_conn_start(struct hd_loop *loop, struct hd_conn *c)
+{
+	if (c->flags & HD_CONN_F_UNWATCHED)
+		hd_conn_on_event(loop, c, HD_EV_READ);
 }
 
 void hd_conn_run_ready(struct hd_loop *loop)

@@ -21,7 +21,9 @@ struct inherited {
 
 /* A passed descriptor must be a listening TCP socket; it is made
  * nonblocking (systemd passes blocking ones unless NonBlocking=yes) and
- * gets TCP_NODELAY for the connections accepted from it. */
+ * gets TCP_NODELAY for the connections accepted from it. Its
+ * TCP_DEFER_ACCEPT is left as it came: the socket unit's DeferAcceptSec=
+ * owns it, and a handoff's sockets keep what their first owner set. */
 static int inspect(int fd, struct sockaddr_storage *addr, char *err,
 		   size_t errlen)
 {
@@ -120,11 +122,12 @@ static void claim_same(struct inherited *in, int n, int first,
 }
 
 /* One socket per worker; the first resolves port 0 for the others. */
-static int bind_group(struct hd_listen_group *g, int workers, char *err,
-		      size_t errlen)
+static int bind_group(struct hd_listen_group *g, int workers,
+		      unsigned defer_accept_s, char *err, size_t errlen)
 {
 	for (int i = 0; i < workers; i++) {
-		int fd = hd_listener_open(&g->spec, g->spec.port, err, errlen);
+		int fd = hd_listener_open(&g->spec, g->spec.port,
+					  defer_accept_s, err, errlen);
 		if (fd < 0)
 			return -1;
 		g->fds[g->count++] = fd;
@@ -165,7 +168,8 @@ static int adopt_entries(struct hd_listen_set *set, const struct hd_config *cfg,
 		g->spec = *spec;
 		if (first >= 0)
 			claim_same(in, n, first, g);
-		else if (bind_group(g, sockets, err, errlen))
+		else if (bind_group(g, sockets, cfg->defer_accept_s, err,
+				    errlen))
 			return -1;
 	}
 	return 0;

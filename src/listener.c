@@ -35,7 +35,7 @@ static int fill_addr(const struct hd_listen_spec *spec, uint16_t port,
 }
 
 int hd_listener_open(const struct hd_listen_spec *spec, uint16_t port,
-		     char *err, size_t errlen)
+		     unsigned defer_accept_s, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -57,6 +57,13 @@ int hd_listener_open(const struct hd_listen_spec *spec, uint16_t port,
 	 * which saves a setsockopt per connection. Nagle would hold back a
 	 * batch written while the previous one is still unacknowledged. */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)))
+		goto fail_close;
+	/* The kernel holds a connection until its first bytes (or the
+	 * deadline) come, so accept finds the request already there and an
+	 * accept batch rarely ends in a dear EAGAIN (docs/performance.md). */
+	if (defer_accept_s &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT,
+		       &(int){(int)defer_accept_s}, sizeof(int)))
 		goto fail_close;
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)))

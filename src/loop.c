@@ -84,6 +84,10 @@ int hd_loop_init(struct hd_loop *loop, const struct hd_config *cfg,
 	loop->cfg = cfg;
 	loop->poller = poller;
 	loop->io = &hd_kernel_io;
+	/* The read_once pitfall shows the guide's loop: the ADD after an
+	 * early read reports the bytes left as one more edge, which would
+	 * hide the stall it is there to show. */
+	loop->read_after_accept = cfg->read_after_accept && !cfg->read_once;
 	hd_wheel_init(&loop->wheel, now_ms);
 	hd_http_ctx_init(&loop->http, cfg, responses);
 	loop->rbuf_size = cfg->read_size ? cfg->read_size : READ_BUFFER;

@@ -18,6 +18,7 @@
 static void slot_mark(struct hd_wheel *wh, uint32_t slot, bool busy)
 {
 	uint64_t bit = (uint64_t)1 << (slot % 64);
+	wh->hint_valid = false;
 	if (busy)
 		wh->busy[slot / 64] |= bit;
 	else
@@ -162,11 +163,17 @@ static long next_busy(const struct hd_wheel *wh, uint32_t from)
 	return -1;
 }
 
-int hd_wheel_timeout_ms(const struct hd_wheel *wh, uint64_t now_ms)
+int hd_wheel_timeout_ms(struct hd_wheel *wh, uint64_t now_ms)
 {
 	if (!wh->count)
 		return -1;
-	long d = next_busy(wh, wh->done + 1);
+	uint32_t from = wh->done + 1;
+	if (!wh->hint_valid || wh->hint_from != from) {
+		wh->hint_d = (int32_t)next_busy(wh, from);
+		wh->hint_from = from;
+		wh->hint_valid = true;
+	}
+	long d = wh->hint_d;
 	if (d < 0)
 		return -1;
 	uint64_t at = wh->start_ms +

@@ -130,6 +130,9 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	if (w->poller->blocking) {
 		w->loop.io = &hd_blocking_io;
 		w->loop.io_arg = &w->loop;
+		/* It serves one client at a time anyway, and a read on a
+		 * blocking socket that sent nothing would wait a slice. */
+		w->loop.read_after_accept = false;
 	}
 	/* One worker narrates: two would interleave their stories. */
 	if (cfg->trace_lines && id == 0) {
@@ -289,6 +292,7 @@ static int accept_ready(struct hd_worker *w, struct hd_listener *l)
 						      (struct sockaddr *)&addr);
 				if (l->proxy)
 					c->flags |= HD_CONN_F_PROXY;
+				hd_conn_start(&w->loop, c);
 			}
 			/* Teaching pitfall: the rest of the backlog waits for
 			 * an event that edge mode will not send. Blocking:

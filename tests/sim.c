@@ -466,6 +466,8 @@ static void compute_reference(struct sim *s, struct sim_sock *k)
 	hd_http_release(&http);
 }
 
+static void client_sends(struct sim *s, struct sim_sock *k);
+
 static void open_client(struct sim *s)
 {
 	int i = 0;
@@ -508,6 +510,14 @@ static void open_client(struct sim *s)
 		fail_run(s, "conn %d: hd_conn_open failed: %d", i, err);
 	if (proxy)
 		k->conn->flags |= HD_CONN_F_PROXY;
+	/* read_after_accept: the first read comes at once, often with the
+	 * request already there (TCP_DEFER_ACCEPT), before any event. */
+	if (s->loop.read_after_accept) {
+		if (chance(s, 2))
+			client_sends(s, k);
+		s->reads_fd = -1;
+		hd_conn_start(&s->loop, k->conn);
+	}
 }
 
 /* ---- the rules ---- */
@@ -968,6 +978,7 @@ static void configure(struct sim *s)
 	cfg->lingering_time_ms = (unsigned)pick(s, times, 5);
 	cfg->lingering_bytes = pick(s, bytes, 4);
 	cfg->trigger = chance(s, 2) ? HD_TRIGGER_EDGE : HD_TRIGGER_LEVEL;
+	cfg->read_after_accept = chance(s, 2);
 }
 
 static void setup(struct sim *s)

@@ -54,6 +54,11 @@ MUTATIONS['M12 level full read marks input unread']=('''	if (c->state == keep_re
 		return READ_MORE;''', 30000)
 MUTATIONS['M13 refused poller change ignored']=('''		if (hd_poller_mod(loop->poller, c->fd, c, want))
 			fail(c);''', '''		(void)hd_poller_mod(loop->poller, c->fd, c, want);''')
+# read_after_accept: a connection that outlives its first read must join
+# the poller, or nothing ever wakes it again.
+MUTATIONS['M14 read after accept never watched']=('''	if (c->state != HD_CONN_DEAD && (c->flags & HD_CONN_F_UNWATCHED))
+		watch(loop, c);''', '''	if (c->state != HD_CONN_DEAD && (c->flags & HD_CONN_F_UNWATCHED))
+		c->flags &= (uint16_t)~HD_CONN_F_UNWATCHED, (void)watch;''')
 MUTATIONS['M11 keepalive timeout resets']=('''		if (c->state == HD_CONN_READING && !c->out)
 			begin_closing(c, false);
 		else

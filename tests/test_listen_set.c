@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,53 @@ START_TEST(activation_binds_nothing_and_serves_all_passed)
 }
 END_TEST
 
+static int defer_of(int fd)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+	ck_assert_int_eq(
+		getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len), 0);
+	return v;
+}
+
+/* defer_accept sets TCP_DEFER_ACCEPT on every socket hellod binds (one
+ * per worker) and leaves an inherited one as it came: the socket unit's
+ * DeferAcceptSec= owns that. */
+START_TEST(defer_accept_on_bound_sockets_only)
+{
+	int a = listener(0);
+	int fds[] = {a};
+	struct hd_config cfg;
+	config(&cfg, "listen 127.0.0.1:0\nlisten 127.0.0.1:0\n"
+		     "defer_accept 3s\n");
+	struct hd_listen_set set;
+	char err[HD_ERRLEN];
+	ck_assert_int_eq(hd_listen_set_build(&set, &cfg, fds, 1, true, 2, err,
+					     sizeof(err)),
+			 0);
+	ck_assert_int_eq(set.count, 2);
+	ck_assert(set.groups[0].inherited && !set.groups[1].inherited);
+	ck_assert_int_eq(defer_of(a), 0);
+	ck_assert_int_eq(set.groups[1].count, 2);
+	for (int i = 0; i < set.groups[1].count; i++) {
+		ck_assert_int_eq(defer_of(set.groups[1].fds[i]), 3);
+		close(set.groups[1].fds[i]);
+	}
+	hd_listen_set_free(&set);
+	hd_config_free(&cfg);
+	/* Off by default: no option set at all. */
+	config(&cfg, "listen 127.0.0.1:0\n");
+	ck_assert_int_eq(hd_listen_set_build(&set, &cfg, NULL, 0, true, 1, err,
+					     sizeof(err)),
+			 0);
+	ck_assert_int_eq(defer_of(set.groups[0].fds[0]), 0);
+	close(set.groups[0].fds[0]);
+	hd_listen_set_free(&set);
+	hd_config_free(&cfg);
+	close(a);
+}
+END_TEST
+
 START_TEST(listen_env_for_another_pid_is_ignored_and_unset)
 {
 	char pid[32];
@@ -181,6 +229,7 @@ Suite *listen_set_suite(void)
 	tcase_add_test(tc, shared_listener_binds_one_socket_for_all);
 	tcase_add_test(tc, activation_binds_nothing_and_serves_all_passed);
 	tcase_add_test(tc, listen_env_for_another_pid_is_ignored_and_unset);
+	tcase_add_test(tc, defer_accept_on_bound_sockets_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

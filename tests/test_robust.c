@@ -162,6 +162,64 @@ START_TEST(header_timeout_answers_slowloris_with_408)
 }
 END_TEST
 
+/* defer_accept: the kernel holds a client that sends nothing and passes
+ * it on after the defer time; header_timeout counts from the accept, so
+ * it closes after about both. A client with a request is served at once
+ * meanwhile. Without TCP_DEFER_ACCEPT the close comes at 500 ms. */
+START_TEST(defer_accept_holds_a_silent_client_then_header_timeout)
+{
+	start_conf("defer_accept 1s\nheader_timeout 500ms\n", NULL);
+	struct reader silent, r;
+	long long start = now_ms();
+	int quiet = client_open(&silent, srv.port);
+	int fd = client_open(&r, srv.port);
+	send_str(fd, get_root);
+	struct response resp;
+	ck_assert(read_response(&r, &resp, 3000));
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_int_lt(now_ms() - start, 500);
+	response_free(&resp);
+	client_close(&r);
+	ck_assert_int_ge(wait_readable(quiet, 5000), 0);
+	long long closed = now_ms() - start;
+	ck_assert_msg(closed >= 1400 && closed <= 3500,
+		      "silent client closed after %lld ms, want ~1500", closed);
+	ck_assert(peer_closed(&silent, 1000));
+	ck_assert_uint_eq(silent.len, 0);
+	client_close(&silent);
+	ck_assert_ptr_nonnull(strstr(stop_with_stats(), "timeouts: header 1,"));
+}
+END_TEST
+
+/* The total row's ctl column of --stats: poller set changes. */
+static long long total_ctl(const char *stats)
+{
+	const char *row = strstr(stats, "\ntotal ");
+	unsigned long long waits, events, ctl;
+	ck_assert_ptr_nonnull(row);
+	ck_assert_int_eq(
+		sscanf(row, " total %llu %llu %llu", &waits, &events, &ctl), 3);
+	return (long long)ctl;
+}
+
+/* read_after_accept: a Connection: close request that came with the
+ * connection (defer_accept makes sure it has) is answered and closed
+ * before the connection ever joins the poller. The set changes left are
+ * the workers' own (wake fd and listener, each added once): 4 for two
+ * workers (6 if a drain removed the listeners), against 24 (edge) or 44
+ * (poll: add and remove) with read_after_accept off. */
+START_TEST(read_after_accept_closes_without_touching_the_poller)
+{
+	start_conf("defer_accept 1s\n", NULL);
+	static const char req[] =
+		"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	for (int i = 0; i < 20; i++)
+		expect_status_and_close(req, sizeof(req) - 1, 200);
+	long long ctl = total_ctl(stop_with_stats());
+	ck_assert_msg(ctl <= 6, "%lld poller set changes for 20 closes", ctl);
+}
+END_TEST
+
 START_TEST(keepalive_timeout_closes_idle_connections)
 {
 	start_conf("keepalive_timeout 1s\n", NULL);
@@ -408,6 +466,18 @@ Suite *robust_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, configured_limits_get_their_status_and_a_close);
 	tcase_add_test(tc, header_timeout_answers_slowloris_with_408);
 	tcase_add_test(tc, keepalive_timeout_closes_idle_connections);
+	tcase_add_test(tc,
+		       defer_accept_holds_a_silent_client_then_header_timeout);
+	/* poller blocking reads each client as it takes it anyway, on a
+	 * blocking socket: read_after_accept does not apply. */
+	if (mode != HD_TEST_BLOCKING)
+		tcase_add_test(
+			tc,
+			read_after_accept_closes_without_touching_the_poller);
+	else
+		printf("SKIPPED: read_after_accept_closes_without_touching_"
+		       "the_poller in mode blocking (read_after_accept does "
+		       "not apply)\n");
 	tcase_add_test(tc, write_timeout_drops_a_client_that_stops_reading);
 	TCASE_ADD_CONCURRENT(tc, mode,
 			     max_connections_closes_the_extra_at_once);

@@ -34,7 +34,7 @@ struct hd_listen_spec {
 enum hd_log_format { HD_LOG_COMMON, HD_LOG_JSON };
 
 /* Keys the file parser knows (hd_config_key_name lists them). */
-#define HD_CONFIG_KEYS 38
+#define HD_CONFIG_KEYS 40
 
 /* Where a key's value came from, so that a check across keys after
  * parsing (hd_config_finish) can name the file, line and key, or the
@@ -102,6 +102,12 @@ struct hd_config {
 	unsigned lingering_time_ms;
 	size_t lingering_bytes;
 	unsigned max_connections; /* per worker */
+	/* TCP_DEFER_ACCEPT on the listeners hellod binds: the kernel queues
+	 * a connection for accept once data came, or after this. 0: off. */
+	unsigned defer_accept_s;
+	/* Read each accepted connection at once, and register with the
+	 * poller only one that stays open (not with poller blocking). */
+	bool read_after_accept;
 	/* Teaching pitfalls (docs/edge-vs-level.md), all off by default: */
 	bool read_once;	  /* one read per readiness event, not until drained */
 	bool accept_once; /* one accept per readiness event */

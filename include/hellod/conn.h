@@ -52,19 +52,21 @@ enum hd_conn_state {
 
 /* Facts that hold alongside the state. */
 enum {
-	HD_CONN_F_WBLOCKED = 1 << 0, /* the kernel refused output; wait */
-	HD_CONN_F_WROTE = 1 << 1,    /* the kernel took output this event */
-	HD_CONN_F_UNREAD = 1 << 2,   /* the socket may hold bytes no edge
-				      * will announce: read them later */
-	HD_CONN_F_EOF = 1 << 3,	     /* the peer's FIN is in */
-	HD_CONN_F_LEFTOVER = 1 << 4, /* input was discarded or may follow
-				      * the last answer: linger */
-	HD_CONN_F_PROXY = 1 << 5,    /* a PROXY header must come first */
-	HD_CONN_F_READY = 1 << 6,    /* on the loop's ready list */
-	HD_CONN_F_DRAINED = 1 << 7,  /* this event's reads emptied the
-				      * socket */
-	HD_CONN_F_HUP = 1 << 8,	     /* the poller saw the peer's FIN: it
-				      * waits behind the unread bytes */
+	HD_CONN_F_WBLOCKED = 1 << 0,  /* the kernel refused output; wait */
+	HD_CONN_F_WROTE = 1 << 1,     /* the kernel took output this event */
+	HD_CONN_F_UNREAD = 1 << 2,    /* the socket may hold bytes no edge
+				       * will announce: read them later */
+	HD_CONN_F_EOF = 1 << 3,	      /* the peer's FIN is in */
+	HD_CONN_F_LEFTOVER = 1 << 4,  /* input was discarded or may follow
+				       * the last answer: linger */
+	HD_CONN_F_PROXY = 1 << 5,     /* a PROXY header must come first */
+	HD_CONN_F_READY = 1 << 6,     /* on the loop's ready list */
+	HD_CONN_F_DRAINED = 1 << 7,   /* this event's reads emptied the
+				       * socket */
+	HD_CONN_F_HUP = 1 << 8,	      /* the poller saw the peer's FIN: it
+				       * waits behind the unread bytes */
+	HD_CONN_F_UNWATCHED = 1 << 9, /* not yet registered with the
+				       * poller (read_after_accept) */
 };
 
 struct hd_conn {
@@ -96,6 +98,11 @@ enum hd_conn_timeout {
 /* Takes over an accepted, nonblocking fd. Returns NULL (fd closed, the
  * poller's -errno in *err, or -ENOMEM) when it cannot. */
 struct hd_conn *hd_conn_open(struct hd_loop *loop, int fd, int *err);
+/* Right after hd_conn_open (and the caller's peer and PROXY flag): with
+ * loop->read_after_accept, reads c at once as if the poller had said it
+ * was readable, answers what came, and registers c with the poller only
+ * if it stays open; may close and free c. Without, does nothing. */
+void hd_conn_start(struct hd_loop *loop, struct hd_conn *c);
 /* Handles the poller's events (HD_EV_*) for c; may close and free c. */
 void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events);
 /* Serves, once each, the connections that spent their read budget; call

@@ -12,6 +12,7 @@
 #ifndef HELLOD_LOOP_H
 #define HELLOD_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,6 +57,7 @@ struct hd_loop {
 	struct hd_conn *ready; /* read budget spent with input left (edge) */
 	uint64_t open_conns;
 	int reads_left;		/* the current event's read budget */
+	bool read_after_accept; /* new connections: hd_conn_start reads */
 	struct hd_trace *trace; /* --trace narrates reads, sends; NULL: off */
 	struct hd_loop_stats stats;
 };
