@@ -249,18 +249,28 @@ hosts:
 CONF
 }
 
-# Starts h2o as a lone worker process (-m worker: no master) on
-# SERVER_CPU. Sets H2O_PID, H2O_PORT.
-start_h2o() {
-	local dir=$TMP/h2o
-	H2O_PORT=$(free_port)
+# Starts a peer on SERVER_CPU in the foreground: NAME WRITE_CONF CMD...,
+# with {conf} in CMD standing for its config file ($TMP/NAME/NAME.conf,
+# written by WRITE_CONF DIR PORT). Sets PEER_PID, PEER_PORT.
+start_peer() {
+	local name=$1 write_conf=$2 dir=$TMP/$1
+	shift 2
+	PEER_PORT=$(free_port)
 	mkdir -p "$dir"
-	write_h2o_conf "$dir" "$H2O_PORT"
-	taskset -c "$SERVER_CPU" h2o -m worker -c "$dir/h2o.conf" \
-		>>"$dir/stderr.log" 2>&1 &
-	H2O_PID=$!
-	PIDS+=("$H2O_PID")
-	wait_port "$H2O_PORT" || { cat "$dir"/*.log >&2; die "h2o did not start"; }
+	"$write_conf" "$dir" "$PEER_PORT"
+	local cmd=("${@//\{conf\}/$dir/$name.conf}")
+	taskset -c "$SERVER_CPU" "${cmd[@]}" >>"$dir/stderr.log" 2>&1 &
+	PEER_PID=$!
+	PIDS+=("$PEER_PID")
+	wait_port "$PEER_PORT" || { cat "$dir"/*.log >&2; die "$name did not start"; }
+}
+
+# h2o as a lone worker process (-m worker: no master). Sets H2O_PID,
+# H2O_PORT.
+start_h2o() {
+	start_peer h2o write_h2o_conf h2o -m worker -c {conf}
+	H2O_PID=$PEER_PID
+	H2O_PORT=$PEER_PORT
 }
 
 # lighttpd: one process (no max-worker), epoll, no access log, the body
@@ -286,18 +296,11 @@ static-file.etags = "disable"
 CONF
 }
 
-# Starts lighttpd in the foreground (-D) on SERVER_CPU. Sets
-# LIGHTTPD_PID, LIGHTTPD_PORT.
+# lighttpd in the foreground (-D). Sets LIGHTTPD_PID, LIGHTTPD_PORT.
 start_lighttpd() {
-	local dir=$TMP/lighttpd
-	LIGHTTPD_PORT=$(free_port)
-	mkdir -p "$dir"
-	write_lighttpd_conf "$dir" "$LIGHTTPD_PORT"
-	taskset -c "$SERVER_CPU" lighttpd -D -f "$dir/lighttpd.conf" \
-		>>"$dir/stderr.log" 2>&1 &
-	LIGHTTPD_PID=$!
-	PIDS+=("$LIGHTTPD_PID")
-	wait_port "$LIGHTTPD_PORT" || { cat "$dir"/*.log >&2; die "lighttpd did not start"; }
+	start_peer lighttpd write_lighttpd_conf lighttpd -D -f {conf}
+	LIGHTTPD_PID=$PEER_PID
+	LIGHTTPD_PORT=$PEER_PORT
 }
 
 # Dies, saying how, if one of the given processes has exited: a load run

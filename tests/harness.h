@@ -72,6 +72,12 @@ int proc_fd_count(pid_t pid);
 /* utime + stime of pid in clock ticks (/proc/PID/stat). */
 long proc_cpu_ticks(pid_t pid);
 
+/* A listening socket on 127.0.0.1:port (0: any free port), with
+ * SO_REUSEADDR and SO_REUSEPORT, as systemd or a test binds one to pass
+ * on; and the port a socket is bound to. */
+int loopback_listener(int port);
+int socket_port(int fd);
+
 /* A blocking TCP connection to 127.0.0.1:port with a receive timeout. */
 int connect_port(int port);
 void send_all(int fd, const void *data, size_t len);

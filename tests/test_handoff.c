@@ -218,27 +218,6 @@ START_TEST(handoff_20_restarts_under_load)
 }
 END_TEST
 
-static int listening_socket(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	int on = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, 4096), 0);
-	return fd;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	return ntohs(sa.sin_port);
-}
-
 /* systemctl restart with hellod.socket: stop (SIGTERM, wait for the
  * exit), then start a new one on the socket systemd kept open. */
 START_TEST(activation_20_restarts_under_load)
@@ -246,8 +225,8 @@ START_TEST(activation_20_restarts_under_load)
 	static const char conf[] =
 		"listen 127.0.0.1:0\nworkers 2\ndrain_grace 0ms\n"
 		"drain_timeout 5s\n";
-	int sock = listening_socket();
-	int port = port_of(sock);
+	int sock = loopback_listener(0);
+	int port = socket_port(sock);
 	char own[160];
 	snprintf(own, sizeof(own), "-l 127.0.0.1:%d", port);
 	if (old_way())

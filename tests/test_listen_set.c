@@ -14,30 +14,8 @@
 
 #include "hellod/listen_set.h"
 #include "hellod/sd_listen.h"
+#include "harness.h"
 #include "suites.h"
-
-/* A SO_REUSEPORT listener on 127.0.0.1:port (0: any). */
-static int listener(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	int on = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
-	return fd;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	return ntohs(sa.sin_port);
-}
 
 static void config(struct hd_config *cfg, const char *text)
 {
@@ -51,8 +29,8 @@ static void config(struct hd_config *cfg, const char *text)
  * as one group; one worker takes both, three share (the third a dup). */
 START_TEST(inherited_sockets_are_adopted_and_spread)
 {
-	int a = listener(0);
-	int b = listener(port_of(a));
+	int a = loopback_listener(0);
+	int b = loopback_listener(socket_port(a));
 	int fds[] = {a, b};
 	struct hd_config cfg;
 	config(&cfg, "listen 127.0.0.1:0 proxy_protocol\n");
@@ -64,14 +42,15 @@ START_TEST(inherited_sockets_are_adopted_and_spread)
 	ck_assert_int_eq(set.count, 1);
 	ck_assert(set.groups[0].inherited);
 	ck_assert_int_eq(set.groups[0].count, 2);
-	ck_assert_int_eq(set.groups[0].spec.port, port_of(a));
+	ck_assert_int_eq(set.groups[0].spec.port, socket_port(a));
 	struct hd_listener *ls;
 	ck_assert_int_eq(hd_listen_set_worker(&set, 0, 1, &ls), 2);
 	ck_assert(ls[0].fd == a && ls[1].fd == b && ls[0].proxy);
 	free(ls);
 	ck_assert_int_eq(hd_listen_set_worker(&set, 2, 3, &ls), 1);
 	ck_assert(ls[0].fd != a && ls[0].fd != b);
-	ck_assert_int_eq(port_of(ls[0].fd), port_of(a)); /* a dup of a */
+	ck_assert_int_eq(socket_port(ls[0].fd),
+			 socket_port(a)); /* a dup of a */
 	close(ls[0].fd);
 	free(ls);
 	int *all;
@@ -88,7 +67,7 @@ END_TEST
  * passed socket no entry claims is served as its own group. */
 START_TEST(activation_binds_nothing_and_serves_all_passed)
 {
-	int a = listener(0);
+	int a = loopback_listener(0);
 	int fds[] = {a};
 	struct hd_config cfg;
 	config(&cfg, "listen 127.0.0.2:0\n");
@@ -99,7 +78,7 @@ START_TEST(activation_binds_nothing_and_serves_all_passed)
 			 0);
 	ck_assert_int_eq(set.count, 1);
 	ck_assert_str_eq(set.groups[0].spec.host, "127.0.0.1");
-	ck_assert_int_eq(set.groups[0].spec.port, port_of(a));
+	ck_assert_int_eq(set.groups[0].spec.port, socket_port(a));
 	ck_assert(!set.groups[0].spec.proxy_protocol);
 	hd_listen_set_free(&set);
 	/* A descriptor that is not a listening socket is refused. */
@@ -128,7 +107,7 @@ static int defer_of(int fd)
  * DeferAcceptSec= owns that. */
 START_TEST(defer_accept_on_bound_sockets_only)
 {
-	int a = listener(0);
+	int a = loopback_listener(0);
 	int fds[] = {a};
 	struct hd_config cfg;
 	config(&cfg, "listen 127.0.0.1:0\nlisten 127.0.0.1:0\n"
@@ -199,7 +178,7 @@ START_TEST(shared_listener_binds_one_socket_for_all)
 	ck_assert_int_eq(hd_listen_set_worker(&set, 0, 2, &a), 1);
 	ck_assert_int_eq(hd_listen_set_worker(&set, 1, 2, &b), 1);
 	ck_assert_int_ne(a[0].fd, b[0].fd);
-	ck_assert_int_eq(port_of(a[0].fd), port_of(b[0].fd));
+	ck_assert_int_eq(socket_port(a[0].fd), socket_port(b[0].fd));
 	close(a[0].fd);
 	close(b[0].fd);
 	free(a);
