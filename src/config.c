@@ -87,6 +87,7 @@ const char *hd_poller_name(enum hd_poller_kind kind)
 	case HD_POLLER_SELECT: return "select";
 	case HD_POLLER_BUSY: return "busy";
 	case HD_POLLER_BLOCKING: return "blocking";
+	case HD_POLLER_THREADS: return "threads";
 	}
 	return "?";
 }
@@ -280,10 +281,12 @@ int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 		cfg->poller = HD_POLLER_BUSY;
 	else if (!strcmp(value, "blocking"))
 		cfg->poller = HD_POLLER_BLOCKING;
+	else if (!strcmp(value, "threads"))
+		cfg->poller = HD_POLLER_THREADS;
 	else
 		return fail(err, errlen,
-			    "expected 'epoll', 'poll', 'select', 'busy' or "
-			    "'blocking', got '%s'",
+			    "expected 'epoll', 'poll', 'select', 'busy', "
+			    "'blocking' or 'threads', got '%s'",
 			    value);
 	return 0;
 }
@@ -1180,6 +1183,20 @@ int hd_config_finish(struct hd_config *cfg, char *err, size_t errlen)
 				"only applies to poller 'busy' (poller is "
 				"'%s')",
 				hd_poller_name(cfg->poller));
+	if (cfg->poller == HD_POLLER_THREADS) {
+		/* Each thread serves one connection at a time, so they must
+		 * all take the next connection from one queue: with a socket
+		 * per thread (SO_REUSEPORT) a client could wait behind a busy
+		 * thread while others idle. */
+		if (key_was_set(cfg, "shared_listener") &&
+		    !cfg->shared_listener)
+			return conflict(cfg, find_key("shared_listener"), err,
+					errlen,
+					"poller 'threads' needs one shared "
+					"listening socket: leave it unset or "
+					"on");
+		cfg->shared_listener = true;
+	}
 	if (cfg->drain_timeout_ms < cfg->drain_grace_ms)
 		return conflict(cfg,
 				set_last(cfg, find_key("drain_timeout"),

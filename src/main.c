@@ -39,6 +39,17 @@ static int allowed_cpus(int *cpus, int max)
 	return n;
 }
 
+/* workers, or its default: one per CPU; for poller threads, one per
+ * connection served at once. */
+static int worker_count(const struct hd_config *cfg, int ncpu)
+{
+	if (cfg->workers)
+		return cfg->workers;
+	if (cfg->poller == HD_POLLER_THREADS)
+		return HD_THREADS_DEFAULT;
+	return ncpu ? ncpu : 1;
+}
+
 /* The sockets passed at exec (socket activation, or a predecessor's on
  * SIGUSR2), matched to the listen entries; the rest bound here. */
 static int open_listeners(struct server *s, int count, bool handoff)
@@ -70,7 +81,7 @@ static int start_workers(struct server *s, bool handoff)
 {
 	int cpus[CPU_SETSIZE];
 	int ncpu = allowed_cpus(cpus, CPU_SETSIZE);
-	int count = s->cfg->workers ? s->cfg->workers : (ncpu ? ncpu : 1);
+	int count = worker_count(s->cfg, ncpu);
 	if (open_listeners(s, count, handoff))
 		return -1;
 	s->workers = calloc((size_t)count, sizeof(*s->workers));

@@ -19,7 +19,8 @@ struct hd_poller *hd_poller_new(const struct hd_config *cfg)
 	case HD_POLLER_POLL: return hd_poller_poll_new();
 	case HD_POLLER_SELECT: return hd_poller_select_new();
 	case HD_POLLER_BUSY: return hd_poller_busy_new(cfg->busy_sleep_ms);
-	case HD_POLLER_BLOCKING: return hd_poller_blocking_new();
+	case HD_POLLER_BLOCKING:
+	case HD_POLLER_THREADS: return hd_poller_blocking_new();
 	}
 	errno = EINVAL;
 	return NULL;

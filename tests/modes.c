@@ -37,6 +37,13 @@ static void mode_blocking(void)
 	test_mode_args = "--poller blocking";
 }
 
+/* A thread per connection, 64 of them: after a test's own -w, which
+ * counts CPUs' workers, so the pool serves the clients it opens. */
+static void mode_threads(void)
+{
+	test_mode_args = "--poller threads -w 64";
+}
+
 const struct test_mode test_modes[HD_TEST_MODE_COUNT] = {
 	[HD_TEST_EPOLL_EDGE] = {"epoll-edge", mode_epoll_edge},
 	[HD_TEST_EPOLL_LEVEL] = {"epoll-level", mode_epoll_level},
@@ -44,11 +51,25 @@ const struct test_mode test_modes[HD_TEST_MODE_COUNT] = {
 	[HD_TEST_SELECT] = {"select", mode_select},
 	[HD_TEST_BUSY] = {"busy", mode_busy},
 	[HD_TEST_BLOCKING] = {"blocking", mode_blocking},
+	[HD_TEST_THREADS] = {"threads", mode_threads},
 };
 
 bool test_mode_concurrent(enum hd_test_mode mode)
 {
 	return mode != HD_TEST_BLOCKING;
+}
+
+bool test_mode_multiplexed(enum hd_test_mode mode)
+{
+	return mode != HD_TEST_BLOCKING && mode != HD_TEST_THREADS;
+}
+
+void test_mode_skip_multiplexed(enum hd_test_mode mode, const char *test)
+{
+	printf("SKIPPED: %s in mode %s (it needs one worker holding several "
+	       "connections; each thread of this mode serves one at a "
+	       "time)\n",
+	       test, test_modes[mode].name);
 }
 
 void test_mode_skip(enum hd_test_mode mode, const char *test)

@@ -31,6 +31,7 @@ enum hd_test_mode {
 	HD_TEST_SELECT,
 	HD_TEST_BUSY,
 	HD_TEST_BLOCKING,
+	HD_TEST_THREADS,
 	HD_TEST_MODE_COUNT
 };
 /* A mode's name ("epoll-edge") and the fixture that sets its flags in
@@ -43,8 +44,14 @@ extern const struct test_mode test_modes[HD_TEST_MODE_COUNT];
 /* Whether a mode serves several connections at once (blocking does not:
  * a second client waits until the first closes). */
 bool test_mode_concurrent(enum hd_test_mode mode);
+/* Whether one worker holds several connections at once (blocking and
+ * threads do not: each thread serves one until it closes, so limits per
+ * worker and descriptor exhaustion do not arise the same way). */
+bool test_mode_multiplexed(enum hd_test_mode mode);
 /* Prints "SKIPPED: <suite> <test>: ..." for a test left out of a mode. */
 void test_mode_skip(enum hd_test_mode mode, const char *test);
+/* The same for a test that needs one worker holding several. */
+void test_mode_skip_multiplexed(enum hd_test_mode mode, const char *test);
 /* Adds a test that needs several connections served at once, or, for a
  * mode that serves one at a time, leaves it out (not counted as passed)
  * and says so. */
@@ -54,6 +61,13 @@ void test_mode_skip(enum hd_test_mode mode, const char *test);
 			tcase_add_test(tc, test);                              \
 		else                                                           \
 			test_mode_skip(mode, #test);                           \
+	} while (0)
+#define TCASE_ADD_MULTIPLEXED(tc, mode, test)                                  \
+	do {                                                                   \
+		if (test_mode_multiplexed(mode))                               \
+			tcase_add_test(tc, test);                              \
+		else                                                           \
+			test_mode_skip_multiplexed(mode, #test);               \
 	} while (0)
 extern const char *test_mode_args;
 /* The same integration tests, against a server in the given mode. */

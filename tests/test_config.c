@@ -389,16 +389,18 @@ START_TEST(every_flag_is_documented)
 }
 END_TEST
 
-/* The shipped file leaves trigger unset, so another poller works with it
- * (an explicit "trigger edge" made --poller poll exit 2). */
-START_TEST(shipped_config_starts_with_poll)
+/* The shipped file leaves trigger and shared_listener unset, so another
+ * poller works with it (an explicit "trigger edge" made --poller poll
+ * exit 2, "shared_listener off" --poller threads). */
+static void shipped_config_starts_with(const char *poller)
 {
 	struct test_server srv;
-	char args[600];
-	snprintf(args, sizeof(args), "-c %s --poller poll -w 1",
-		 src_path("conf/hellod.conf"));
+	char args[600], banner[64];
+	snprintf(args, sizeof(args), "-c %s --poller %s -w 1",
+		 src_path("conf/hellod.conf"), poller);
 	server_start(&srv, args);
-	ck_assert_ptr_nonnull(strstr(srv.banner, "trigger level, poller poll"));
+	snprintf(banner, sizeof(banner), "trigger level, poller %s", poller);
+	ck_assert_ptr_nonnull(strstr(srv.banner, banner));
 	struct reader r;
 	struct response resp;
 	client_open(&r, srv.port);
@@ -408,6 +410,12 @@ START_TEST(shipped_config_starts_with_poll)
 	response_free(&resp);
 	client_close(&r);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+
+START_TEST(shipped_config_starts_with_poll)
+{
+	shipped_config_starts_with("poll");
+	shipped_config_starts_with("threads");
 }
 END_TEST
 
@@ -459,6 +467,9 @@ START_TEST(config_error_is_one_line_on_stderr)
 		 "%s:2: key 'trigger': 'edge' is not available with poller "
 		 "'poll', which is level-triggered only: use 'level' or leave "
 		 "trigger unset"},
+		{"poller threads\nshared_listener off\n",
+		 "%s:2: key 'shared_listener': poller 'threads' needs one "
+		 "shared listening socket: leave it unset or on"},
 		{"drain_grace 1m\n", "%s:1: key 'drain_grace': drain_timeout "
 				     "(15000ms) is shorter than drain_grace "
 				     "(60000ms)"},

@@ -89,6 +89,26 @@ START_TEST(lab_1_blocking_serves_one_client_at_a_time)
 }
 END_TEST
 
+/* ---- exercise 1b: a thread per connection -------------------------------- */
+
+START_TEST(lab_1b_threads_serve_one_client_each)
+{
+	char out[MAX_OUTPUT];
+	server_startf(&srv, "-w 2 --poller threads");
+	/* Terminal 2: one silent client holds one thread of the two. */
+	int idle = connect_port(srv.port);
+	ck_assert_int_eq(sheet(out, sizeof(out), CURL), 0);
+	ck_assert_ptr_nonnull(strstr(out, HELLO));
+	/* A second silent client holds the other: curl waits. */
+	int idle2 = connect_port(srv.port);
+	ck_assert_int_eq(sheet(out, sizeof(out), CURL), CURL_TIMED_OUT);
+	close(idle2);
+	ck_assert_int_eq(sheet(out, sizeof(out), CURL), 0);
+	close(idle);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
 /* ---- exercise 2: busy polling, the cost of asking ------------------------ */
 
 /* Accept calls made with no client at all, in 300 ms, by `args`. */
@@ -371,6 +391,7 @@ Suite *lab_suite(void)
 	TCase *tc = tcase_create("ladder");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, lab_1_blocking_serves_one_client_at_a_time);
+	tcase_add_test(tc, lab_1b_threads_serve_one_client_each);
 	tcase_add_test(tc, lab_2_busy_polling_asks_while_idle);
 	tcase_add_test(tc, lab_3_select_reports_readiness);
 	tcase_add_test(tc, lab_4_poll_reports_readiness);

@@ -197,6 +197,32 @@ START_TEST(blocking_slow_client_holds_up_the_next)
 }
 END_TEST
 
+/* A thread per connection, two threads: a slow client holds up only its
+ * own thread, so B is answered at once; with A and B both connected, C
+ * waits in the backlog until one of them closes. */
+START_TEST(threads_slow_client_holds_up_only_its_thread)
+{
+	server_start(&srv, "-w 2 --poller threads");
+	struct reader a, b, c;
+	client_open(&a, srv.port);
+	send_str(a.fd, "GET / HTTP/1.1\r\n"); /* the rest comes later */
+	client_open(&b, srv.port);
+	send_str(b.fd, get_root);
+	ck_assert(answered_within(&b, ANSWER_MS));
+	client_open(&c, srv.port);
+	send_str(c.fd, get_root);
+	ck_assert(!answered_within(&c, STALL_MS));
+	send_str(a.fd, "Host: t\r\n\r\n");
+	ck_assert(answered_within(&a, ANSWER_MS));
+	ck_assert(!answered_within(&c, STALL_MS)); /* A idles, still there */
+	client_close(&b);
+	ck_assert(answered_within(&c, ANSWER_MS));
+	client_close(&a);
+	client_close(&c);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
 /* Blocked in read() with nothing coming, the worker still stops within
  * a slice or two: the sockets' receive timeout brings it back. */
 START_TEST(blocking_worker_stops_while_a_client_idles)
@@ -345,6 +371,7 @@ Suite *ladder_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, blocking_slow_client_holds_up_the_next);
 	tcase_add_test(tc, blocking_worker_stops_while_a_client_idles);
+	tcase_add_test(tc, threads_slow_client_holds_up_only_its_thread);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trace");
 	tcase_set_timeout(tc, 30);

@@ -35,7 +35,7 @@ static void start_conf(const char *conf, const char *extra)
 /* Stops the server (clean exit expected) and returns its --stats text. */
 static const char *stop_with_stats(void)
 {
-	static char out[8192];
+	static char out[64 * 1024]; /* poller threads: a row per thread */
 	ck_assert_int_eq(server_stop_output(&srv, 5000, out, sizeof(out)), 0);
 	return out;
 }
@@ -468,20 +468,21 @@ Suite *robust_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, keepalive_timeout_closes_idle_connections);
 	tcase_add_test(tc,
 		       defer_accept_holds_a_silent_client_then_header_timeout);
-	/* poller blocking reads each client as it takes it anyway, on a
+	/* A blocking worker reads each client as it takes it anyway, on a
 	 * blocking socket: read_after_accept does not apply. */
-	if (mode != HD_TEST_BLOCKING)
+	if (test_mode_multiplexed(mode))
 		tcase_add_test(
 			tc,
 			read_after_accept_closes_without_touching_the_poller);
 	else
 		printf("SKIPPED: read_after_accept_closes_without_touching_"
-		       "the_poller in mode blocking (read_after_accept does "
-		       "not apply)\n");
+		       "the_poller in mode %s (read_after_accept does not "
+		       "apply)\n",
+		       test_modes[mode].name);
 	tcase_add_test(tc, write_timeout_drops_a_client_that_stops_reading);
-	TCASE_ADD_CONCURRENT(tc, mode,
-			     max_connections_closes_the_extra_at_once);
-	TCASE_ADD_CONCURRENT(tc, mode, fd_exhaustion_does_not_busy_loop);
+	TCASE_ADD_MULTIPLEXED(tc, mode,
+			      max_connections_closes_the_extra_at_once);
+	TCASE_ADD_MULTIPLEXED(tc, mode, fd_exhaustion_does_not_busy_loop);
 	tcase_add_test(tc, hundred_thousand_pipelined_unread_for_two_seconds);
 	suite_add_tcase(s, tc);
 	return s;

@@ -23,7 +23,11 @@ enum hd_poller_kind {
 	HD_POLLER_SELECT,
 	HD_POLLER_BUSY,	    /* no readiness call: try every socket each pass */
 	HD_POLLER_BLOCKING, /* blocking sockets, one connection at a time */
+	HD_POLLER_THREADS,  /* blocking, a thread per connection (a pool) */
 };
+/* Threads of poller 'threads' unless workers says otherwise: the most
+ * connections it serves at once. */
+#define HD_THREADS_DEFAULT 64
 
 struct hd_listen_spec {
 	char host[64];	     /* numeric IPv4 or IPv6 address, no brackets */
