@@ -56,7 +56,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 BASE    := -std=c11 -D_GNU_SOURCE -DHD_VERSION=\"$(VERSION)\" -pthread \
            -Iinclude -I$(LLHTTP_INC) -MMD -MP
 ALL_CFLAGS  := $(BASE) $(WARN) $(ASSERTS) $(CFLAGS) $(SANFLAGS)
-ALL_LDFLAGS := -pthread $(LDFLAGS) $(SANFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS) $(SANFLAGS) -luring
 
 SRCS     := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -72,7 +72,7 @@ TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 # system calls against the systemd unit's filter (strace, systemd).
 DEB_PKGS := gcc make libc6-dev pkg-config node-llhttp check wrk haproxy \
             curl python3 apache2-utils nghttp2-client \
-            prometheus logrotate strace systemd
+            prometheus logrotate strace systemd liburing-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test install clean deps format format-check fuzz fuzz-sim chaos \

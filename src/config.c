@@ -88,6 +88,7 @@ const char *hd_poller_name(enum hd_poller_kind kind)
 	case HD_POLLER_BUSY: return "busy";
 	case HD_POLLER_BLOCKING: return "blocking";
 	case HD_POLLER_THREADS: return "threads";
+	case HD_POLLER_URING: return "uring";
 	}
 	return "?";
 }
@@ -283,10 +284,12 @@ int hd_config_set_poller(struct hd_config *cfg, const char *value, char *err,
 		cfg->poller = HD_POLLER_BLOCKING;
 	else if (!strcmp(value, "threads"))
 		cfg->poller = HD_POLLER_THREADS;
+	else if (!strcmp(value, "uring"))
+		cfg->poller = HD_POLLER_URING;
 	else
 		return fail(err, errlen,
 			    "expected 'epoll', 'poll', 'select', 'busy', "
-			    "'blocking' or 'threads', got '%s'",
+			    "'blocking', 'threads' or 'uring', got '%s'",
 			    value);
 	return 0;
 }

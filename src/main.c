@@ -103,8 +103,15 @@ static int start_workers(struct server *s, bool handoff)
 					 s->cfg, ls, n);
 		free(ls);
 		if (err) {
-			fprintf(stderr, "hellod: worker %d: %s\n", id,
-				strerror(-err));
+			fprintf(stderr, "hellod: worker %d: %s%s\n", id,
+				strerror(-err),
+				s->cfg->poller == HD_POLLER_URING
+					? " (poller uring: io_uring may be "
+					  "forbidden by "
+					  "kernel.io_uring_disabled,"
+					  " a seccomp filter or the unit's "
+					  "SystemCallFilter)"
+					: "");
 			return -1;
 		}
 		w->all = s->workers;
@@ -136,7 +143,9 @@ static void print_banner(const struct server *s)
 	}
 	fprintf(stderr, "%s; %d worker%s, trigger %s, poller %s\n", line,
 		s->worker_count, s->worker_count == 1 ? "" : "s",
-		hd_trigger_name(s->cfg->trigger),
+		s->cfg->poller == HD_POLLER_URING
+			? "completions" /* no readiness at all */
+			: hd_trigger_name(s->cfg->trigger),
 		hd_poller_name(s->cfg->poller));
 }
 

@@ -21,6 +21,7 @@ struct hd_poller *hd_poller_new(const struct hd_config *cfg)
 	case HD_POLLER_BUSY: return hd_poller_busy_new(cfg->busy_sleep_ms);
 	case HD_POLLER_BLOCKING:
 	case HD_POLLER_THREADS: return hd_poller_blocking_new();
+	case HD_POLLER_URING: return hd_poller_uring_new(cfg->write_timeout_ms);
 	}
 	errno = EINVAL;
 	return NULL;
@@ -35,6 +36,8 @@ const char *hd_poller_wait_name(const struct hd_poller *p)
 		return "busy pass (no system call)";
 	if (!strcmp(name, "blocking"))
 		return "next socket (no system call)";
+	if (!strcmp(name, "uring"))
+		return "io_uring_enter";
 	return name;
 }
 

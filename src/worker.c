@@ -127,6 +127,10 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	err = hd_loop_init(&w->loop, cfg, w->poller, &w->responses, w->now_ms);
 	if (err)
 		return err;
+	if (cfg->poller == HD_POLLER_URING) {
+		w->loop.io = &hd_uring_io;
+		w->loop.io_arg = w->poller;
+	}
 	if (w->poller->blocking) {
 		w->loop.io = &hd_blocking_io;
 		w->loop.io_arg = &w->loop;
@@ -435,7 +439,8 @@ static bool follow_phase(struct hd_worker *w)
 	}
 	if (phase == HD_PHASE_STOP)
 		return false;
-	return !(phase == HD_PHASE_DRAIN && !w->loop.conns);
+	return !(phase == HD_PHASE_DRAIN && !w->loop.conns &&
+		 !hd_poller_flushing(w->poller));
 }
 
 static void on_timer(void *arg, struct hd_timer *t)

@@ -44,6 +44,11 @@ static void mode_threads(void)
 	test_mode_args = "--poller threads -w 64";
 }
 
+static void mode_uring(void)
+{
+	test_mode_args = "--poller uring";
+}
+
 const struct test_mode test_modes[HD_TEST_MODE_COUNT] = {
 	[HD_TEST_EPOLL_EDGE] = {"epoll-edge", mode_epoll_edge},
 	[HD_TEST_EPOLL_LEVEL] = {"epoll-level", mode_epoll_level},
@@ -52,6 +57,7 @@ const struct test_mode test_modes[HD_TEST_MODE_COUNT] = {
 	[HD_TEST_BUSY] = {"busy", mode_busy},
 	[HD_TEST_BLOCKING] = {"blocking", mode_blocking},
 	[HD_TEST_THREADS] = {"threads", mode_threads},
+	[HD_TEST_URING] = {"uring", mode_uring},
 };
 
 bool test_mode_concurrent(enum hd_test_mode mode)

@@ -32,6 +32,7 @@ enum hd_test_mode {
 	HD_TEST_BUSY,
 	HD_TEST_BLOCKING,
 	HD_TEST_THREADS,
+	HD_TEST_URING,
 	HD_TEST_MODE_COUNT
 };
 /* A mode's name ("epoll-edge") and the fixture that sets its flags in

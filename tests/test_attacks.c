@@ -753,7 +753,9 @@ END_TEST
  * defaults (5 s, 1 MiB). A client pipelines 64-byte GETs on one
  * connection and reads the answers as they come, keeping at most
  * DRAIN_AHEAD requests unanswered (256 KiB: under lingering_bytes). After
- * 300 ms the test sends SIGTERM and the client stops sending but keeps
+ * 300 ms the test stops the server, sends one more burst of requests
+ * (so some are surely unanswered when the drain begins), sends SIGTERM
+ * and lets the server go on; the client stops sending but keeps
  * reading: once it is between requests, the draining server must close
  * the connection like any other, with a Connection: close answer, then
  * shut down its side and linger the rest of the input away, so the
@@ -836,6 +838,20 @@ static int wait_exit(int timeout_ms)
 	return got == srv.pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Requests must be in flight when the drain begins, however fast the
+ * server keeps up (io_uring answers as fast as the client sends): with
+ * the server stopped, one more burst goes into its socket, then SIGTERM,
+ * which the server takes as it continues. */
+static void send_burst_then_term(int fd, const char *burst, size_t len)
+{
+	ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+	usleep(20 * 1000);
+	ssize_t n = send(fd, burst, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
+	ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
+}
+
 START_TEST(drain_does_not_reset_a_pipelining_client)
 {
 	start("read_size 64\ndrain_grace 0ms\ndrain_timeout 5s\n");
@@ -859,8 +875,8 @@ START_TEST(drain_does_not_reset_a_pipelining_client)
 	long long start_ms = now_ms(), term_ms = 0;
 	while (now_ms() - start_ms < DRAIN_SEND_MS + DRAIN_READ_MS) {
 		if (!term_ms && now_ms() - start_ms >= DRAIN_SEND_MS) {
-			ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
 			term_ms = now_ms();
+			send_burst_then_term(fd, chunk, sizeof(chunk));
 		}
 		bool room = sent / DRAIN_REQUEST <
 			    (size_t)answers.count + DRAIN_AHEAD;

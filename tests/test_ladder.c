@@ -238,6 +238,65 @@ START_TEST(blocking_worker_stops_while_a_client_idles)
 }
 END_TEST
 
+/* ---- uring -------------------------------------------------------------- */
+
+/* The provided-buffer ring runs dry: with the server stopped, 600
+ * connections each send a request (their receives are armed; the
+ * completions wait until it runs again), more than the ring's 256
+ * buffers. Receives that find it empty must wait for a buffer and then
+ * complete: every client is answered, none twice, none another's. */
+START_TEST(uring_buffer_ring_running_dry_loses_nothing)
+{
+	enum { CLIENTS = 600 };
+	server_start(&srv, "-w 1 --poller uring");
+	static struct reader r[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++) {
+		client_open(&r[i], srv.port);
+		answer_once(&r[i]); /* each one's receive is now armed */
+	}
+	ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+	for (int i = 0; i < CLIENTS; i++) {
+		char req[64];
+		snprintf(req, sizeof(req),
+			 "GET /%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+		send_str(r[i].fd, req);
+	}
+	ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
+	for (int i = 0; i < CLIENTS; i++) {
+		struct response resp;
+		ck_assert_msg(read_response(&r[i], &resp, 5000),
+			      "client %d of %d not answered", i, CLIENTS);
+		response_free(&resp);
+	}
+	for (int i = 0; i < CLIENTS; i++)
+		client_close(&r[i]);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
+/* The completion rung narrates submissions and completions, not
+ * readiness: one io_uring_enter per turn, a receive's completion with
+ * its byte count, sends as submissions and their completions. */
+START_TEST(uring_trace_shows_completions)
+{
+	static char out[48 * 1024];
+	server_start(&srv, "-w 1 --trace 200 --poller uring");
+	struct reader r;
+	client_open(&r, srv.port);
+	answer_once(&r);
+	answer_once(&r);
+	client_close(&r);
+	usleep(100 * 1000);
+	ck_assert_int_eq(server_stop_output(&srv, 5000, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "trace: io_uring_enter: submitted "));
+	ck_assert_ptr_nonnull(strstr(out, "= 27\n"));
+	ck_assert_ptr_nonnull(strstr(out, "trace: recv CQE fd "));
+	ck_assert_ptr_nonnull(strstr(out, "trace: send SQE fd "));
+	ck_assert_ptr_nonnull(strstr(out, "trace: send CQE fd "));
+	ck_assert_ptr_null(strstr(out, "epoll"));
+}
+END_TEST
+
 /* ---- --trace ----------------------------------------------------------- */
 
 /* The narration stays far below a pipe's 64 KiB, so the server never
@@ -372,6 +431,11 @@ Suite *ladder_suite(void)
 	tcase_add_test(tc, blocking_slow_client_holds_up_the_next);
 	tcase_add_test(tc, blocking_worker_stops_while_a_client_idles);
 	tcase_add_test(tc, threads_slow_client_holds_up_only_its_thread);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("uring");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, uring_buffer_ring_running_dry_loses_nothing);
+	tcase_add_test(tc, uring_trace_shows_completions);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trace");
 	tcase_set_timeout(tc, 30);

@@ -24,6 +24,7 @@ enum hd_poller_kind {
 	HD_POLLER_BUSY,	    /* no readiness call: try every socket each pass */
 	HD_POLLER_BLOCKING, /* blocking sockets, one connection at a time */
 	HD_POLLER_THREADS,  /* blocking, a thread per connection (a pool) */
+	HD_POLLER_URING,    /* io_uring: submit receives and sends, reap */
 };
 /* Threads of poller 'threads' unless workers says otherwise: the most
  * connections it serves at once. */

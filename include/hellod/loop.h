@@ -40,6 +40,9 @@ extern const struct hd_io_ops hd_kernel_io;
  * each read or send, which may have blocked, the wheel's clock is moved
  * on, so the deadlines armed next count from now, not from the wakeup. */
 extern const struct hd_io_ops hd_blocking_io;
+/* poller uring's (poller_uring.c), with io_arg the poller: reads take the
+ * completed receives, sends are submitted, close waits for them. */
+extern const struct hd_io_ops hd_uring_io;
 
 struct hd_conn;
 

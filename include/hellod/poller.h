@@ -45,6 +45,10 @@ struct hd_poller_ops {
 	int (*wait)(struct hd_poller *p, struct hd_event *events, int max,
 		    int timeout_ms);
 	void (*destroy)(struct hd_poller *p);
+	/* Whether output the owner has handed over is still going out on
+	 * sockets it has closed (uring); a draining worker waits for it.
+	 * NULL: never. */
+	bool (*flushing)(const struct hd_poller *p);
 };
 
 struct hd_poller {
@@ -86,6 +90,12 @@ struct hd_poller *hd_poller_busy_new(unsigned sleep_ms);
  * a time (SO_RCVTIMEO, SO_SNDTIMEO) so its timers and phases still run. */
 #define HD_BLOCKING_SLICE_MS 50
 struct hd_poller *hd_poller_blocking_new(void);
+
+/* io_uring (poller_uring.c): receives and sends are submitted and their
+ * completions reaped; the loop must then make its socket calls through
+ * hd_uring_io with the poller as io_arg (loop.h). A socket whose answer
+ * is still going out at close is kept at most write_timeout_ms. */
+struct hd_poller *hd_poller_uring_new(unsigned write_timeout_ms);
 
 /* How a poll-style poller learns readiness: sets fds[i].revents for the
  * count fds and returns how many have any, or -errno. */
@@ -140,6 +150,11 @@ static inline int hd_poller_wait(struct hd_poller *p, struct hd_event *events,
 				 int max, int timeout_ms)
 {
 	return p->ops->wait(p, events, max, timeout_ms);
+}
+
+static inline bool hd_poller_flushing(const struct hd_poller *p)
+{
+	return p->ops->flushing && p->ops->flushing(p);
 }
 
 static inline void hd_poller_destroy(struct hd_poller *p)
