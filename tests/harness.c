@@ -600,3 +600,23 @@ long proc_cpu_ticks(pid_t pid)
 			 2);
 	return (long)(utime + stime);
 }
+
+/* The only child of parent (a wrapped server's pid, under strace). */
+pid_t child_pid(pid_t parent)
+{
+	char path[64], text[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent,
+		 (int)parent);
+	for (int i = 0; i < 100 && !text[0]; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			if (!fgets(text, sizeof(text), f))
+				text[0] = '\0';
+			fclose(f);
+		}
+		if (!text[0])
+			usleep(20 * 1000);
+	}
+	ck_assert_msg(text[0], "no child of %d", (int)parent);
+	return (pid_t)atoi(text);
+}

@@ -45,6 +45,9 @@ void server_start_activated(struct test_server *s, int sock,
 			    const char *conf_text, const char *args);
 /* True when the server runs under valgrind (slow: tests relax timing). */
 bool server_under_valgrind(void);
+/* The only child of parent: the server a wrapper (strace) started; fails
+ * the test after 2 s without one. */
+pid_t child_pid(pid_t parent);
 /* SIGINT, then waits up to timeout_ms; returns the exit status, or -1
  * when it had to be killed. */
 int server_stop(struct test_server *s, int timeout_ms);

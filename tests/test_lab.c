@@ -7,6 +7,7 @@
  * timeouts, loops with counts. */
 #include <check.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,87 @@ START_TEST(lab_6_edge_reads_until_drained)
 }
 END_TEST
 
+/* ---- exercise 6b: io_uring ----------------------------------------------- */
+
+/* Calls named `name` in an strace -c table (0 if none). */
+static long strace_calls(const char *table, const char *name)
+{
+	char key[64];
+	snprintf(key, sizeof(key), " %s\n", name);
+	for (const char *p = table; (p = strstr(p, key)) != NULL; p++) {
+		const char *line = p;
+		while (line > table && line[-1] != '\n')
+			line--;
+		double pct, secs;
+		long usecs, calls;
+		if (sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs,
+			   &calls) == 4)
+			return calls;
+	}
+	return 0;
+}
+
+/* The sheet's two servers under strace -c, 100 requests from one curl. */
+static void count_calls(const char *poller, char *table, size_t len)
+{
+	char path[] = "/tmp/hellod-lab-strace-XXXXXX", wrapper[128], out[256];
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(wrapper, sizeof(wrapper), "strace -f -c -o %s", path);
+	char args[64];
+	snprintf(args, sizeof(args), "-w 1 --poller %s", poller);
+	server_start_conf_wrapped(&srv, "listen 127.0.0.1:0\ndrain_grace 0ms\n",
+				  args, wrapper);
+	pid_t server = child_pid(srv.pid);
+	ck_assert_int_eq(
+		sheet(out, sizeof(out),
+		      "curl -s -m 10 $(for i in $(seq 100); do printf "
+		      "'http://127.0.0.1:%%s/ ' $PORT; done) >/dev/null"),
+		0);
+	kill(server, SIGTERM);
+	int status = -1;
+	for (int i = 0; i < 250; i++) {
+		if (waitpid(srv.pid, &status, WNOHANG) == srv.pid)
+			break;
+		usleep(20 * 1000);
+	}
+	close(srv.stderr_fd);
+	/* strace exits with the status of the command it ran */
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "hellod --poller %s under strace: status %d", poller,
+		      status);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(table, 1, len - 1, f);
+	table[n] = '\0';
+	fclose(f);
+	unlink(path);
+}
+
+START_TEST(lab_6b_uring_replaces_read_and_send_by_completions)
+{
+	if (getenv("HELLOD_SANITIZED") || server_under_valgrind()) {
+		printf("SKIPPED: lab_6b (a sanitizer's or valgrind's runtime "
+		       "makes system calls of its own)\n");
+		return;
+	}
+	static char epoll[16384], uring[16384];
+	count_calls("epoll", epoll, sizeof(epoll));
+	count_calls("uring", uring, sizeof(uring));
+	ck_assert_msg(strace_calls(epoll, "read") >= 100 &&
+			      strace_calls(epoll, "sendto") >= 100 &&
+			      strace_calls(epoll, "epoll_wait") >= 50,
+		      "epoll:\n%s", epoll);
+	/* read_after_accept answers the first request with read and
+	 * sendto, before the socket joins the ring */
+	ck_assert_msg(strace_calls(uring, "sendto") <= 1 &&
+			      strace_calls(uring, "read") < 20 &&
+			      strace_calls(uring, "io_uring_enter") >= 50,
+		      "uring:\n%s", uring);
+}
+END_TEST
+
 /* ---- exercise 7: --read-once ----------------------------------------------
  */
 
@@ -397,6 +479,7 @@ Suite *lab_suite(void)
 	tcase_add_test(tc, lab_4_poll_reports_readiness);
 	tcase_add_test(tc, lab_5_level_reads_once_per_wakeup);
 	tcase_add_test(tc, lab_6_edge_reads_until_drained);
+	tcase_add_test(tc, lab_6b_uring_replaces_read_and_send_by_completions);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pitfalls");
 	tcase_set_timeout(tc, 30);
