@@ -89,11 +89,18 @@ $(BUILD)/obj/%.o: src/%.c Makefile | $(BUILD)/obj
 
 # llhttp is compiled from Debian's node-llhttp sources, in strict mode:
 # the loose default accepts request-smuggling payloads (CVE-2023-30589).
-# It is third-party code, so it gets no -Werror.
-$(LLHTTP_A): | $(BUILD)/llhttp
+# It is third-party code, so it gets no -Werror. It is compiled for
+# link-time optimisation (fat objects, so a link without LTO still
+# works): llhttp.c calls a wrapper in api.c or http.c for every callback
+# and span (llhttp__on_url, llhttp__after_headers_complete, ...), and
+# LTO inlines them into the parser, about 250 instructions a request
+# (callgrind, docs/performance.md). LLHTTP_LTO= turns it off.
+LLHTTP_LTO ?= -flto=auto -ffat-lto-objects
+$(LLHTTP_A): Makefile | $(BUILD)/llhttp
 	for f in llhttp api http; do \
 	  $(CC) -std=c11 -O2 -g -fPIC -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) \
-	    $(SANFLAGS) -w -c -o $(BUILD)/llhttp/$$f.o $(LLHTTP_SRC)/$$f.c || exit 1; \
+	    $(LLHTTP_LTO) $(SANFLAGS) -w -c -o $(BUILD)/llhttp/$$f.o \
+	    $(LLHTTP_SRC)/$$f.c || exit 1; \
 	done
 	ar rcs $@ $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
 
