@@ -25,6 +25,7 @@ enum {
 	HD_HTTP_F_CLOSE = 1 << 4,	 /* the last response closes */
 	HD_HTTP_F_IN_BODY = 1 << 5,	 /* headers done, reading the body */
 	HD_HTTP_F_EXPECT_OTHER = 1 << 6, /* an expectation hellod can't meet */
+	HD_HTTP_F_ECHO = 1 << 7,	 /* the route chosen is echo */
 };
 
 /* Header names hellod has to look at; the rest llhttp handles. */
@@ -38,6 +39,16 @@ enum {
 static const char *const watched_names[NAME_COUNT] = {"host", "expect",
 						      "transfer-encoding"};
 static const uint8_t watched_len[NAME_COUNT] = {4, 6, 17};
+/* OR-ed into a name's bytes before they are compared with the watched
+ * name: 0x20 where the watched byte is a letter (so 'H' and 'h' both
+ * become 'h', and no other byte can), 0 at "transfer-encoding"'s '-',
+ * which only '-' matches. Exactly lower(c) == want, without a test and
+ * a branch per byte. */
+static const char watched_fold[NAME_COUNT][17] = {
+	"\x20\x20\x20\x20",
+	"\x20\x20\x20\x20\x20\x20",
+	"\x20\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20",
+};
 /* The values hellod compares, case-insensitively, for the names that
  * have one: the only expectation hellod knows is 100-continue (RFC 9110
  * 10.1.1); the only Transfer-Encoding it accepts is chunked, alone (RFC
@@ -78,10 +89,19 @@ static char lower(char c)
 
 /* ---- capture: the request text echo and the access log need ---- */
 
-static bool is_echo(const struct hd_http *http, const struct hd_http_ctx *ctx)
+/* Set once the route is chosen (on_url_complete); the header and body
+ * callbacks test it several times a request. */
+static bool is_echo(const struct hd_http *http)
 {
-	return http->route != HD_ROUTE_NONE &&
-	       ctx->routes[http->route].kind == HD_ROUTE_ECHO;
+	return http->flags & HD_HTTP_F_ECHO;
+}
+
+/* hd_chunk_free, without a call to free(NULL) for the requests (most)
+ * that captured nothing. */
+static void drop_capture(struct hd_http *http)
+{
+	if (http->capture)
+		hd_chunk_free(&http->capture);
 }
 
 /* Keeps request bytes while the echo route still matches, or always when
@@ -107,8 +127,7 @@ static int capture_for_log(struct hd_http *http, const struct hd_http_ctx *ctx,
 static int capture_if_echo(struct hd_http *http, llhttp_t *parser,
 			   const char *at, size_t len)
 {
-	const struct hd_http_ctx *ctx = run_of(parser)->ctx;
-	return is_echo(http, ctx) ? capture(http, ctx, at, len) : 0;
+	return is_echo(http) ? capture(http, run_of(parser)->ctx, at, len) : 0;
 }
 
 /* ---- callbacks ---- */
@@ -279,12 +298,15 @@ static int on_url_complete(llhttp_t *parser)
 	}
 	if (http->route == HD_ROUTE_NONE)
 		http->route = http->prefix_route;
+	if (http->route != HD_ROUTE_NONE &&
+	    ctx->routes[http->route].kind == HD_ROUTE_ECHO)
+		http->flags |= HD_HTTP_F_ECHO;
 	/* The target ends with a line feed; echo appends headers after. */
-	if (is_echo(http, ctx))
+	if (is_echo(http))
 		return capture(http, ctx, "\n", 1);
 	if (ctx->log_requests)
 		return capture_for_log(http, ctx, "\n", 1);
-	hd_chunk_free(&http->capture);
+	drop_capture(http);
 	return 0;
 }
 
@@ -308,10 +330,11 @@ static int count_header_bytes(struct hd_http *http, struct hd_http_ctx *ctx,
 	return 0;
 }
 
-/* Which watched name a header name beginning with c can be. */
+/* Which watched name a header name beginning with c can be: c | 0x20
+ * is 'h' only for 'h' and 'H' (and so on). */
 static uint8_t first_letter_mask(char c)
 {
-	switch (lower(c)) {
+	switch (c | 0x20) {
 	case 'h': return NAME_HOST;
 	case 'e': return NAME_EXPECT;
 	case 't': return NAME_TE;
@@ -319,11 +342,23 @@ static uint8_t first_letter_mask(char c)
 	}
 }
 
-/* at[0, len) lowered equals want's first len bytes. */
-static bool same_lowered(const char *want, const char *at, size_t len)
+/* at[0, len) lowered equals want's first len bytes, where want is
+ * lower-case letters and '-' and fold is its watched_fold: eight bytes
+ * at a time, then one at a time. */
+static bool same_lowered(const char *want, const char *fold, const char *at,
+			 size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (lower(at[i]) != want[i])
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t a, f, w;
+		memcpy(&a, at + i, 8);
+		memcpy(&f, fold + i, 8);
+		memcpy(&w, want + i, 8);
+		if ((a | f) != w)
+			return false;
+	}
+	for (; i < len; i++)
+		if ((at[i] | fold[i]) != want[i])
 			return false;
 	return true;
 }
@@ -342,7 +377,8 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t len)
 	if (http->name_mask) {
 		unsigned n = (unsigned)__builtin_ctz(http->name_mask);
 		if (http->name_len + len > watched_len[n] ||
-		    !same_lowered(watched_names[n] + http->name_len, at, len))
+		    !same_lowered(watched_names[n] + http->name_len,
+				  watched_fold[n] + http->name_len, at, len))
 			http->name_mask = 0;
 	}
 	size_t name_len = http->name_len + len;
@@ -572,7 +608,7 @@ static int on_message_complete(llhttp_t *parser)
 	struct feed_run *run = run_of(parser);
 	enum hd_conn_mode mode = response_mode(parser, run->ctx);
 	int err = hd_answer_request(run->ctx, http, mode, run->out);
-	hd_chunk_free(&http->capture);
+	drop_capture(http);
 	if (err)
 		return -1;
 	http->flags = mode == HD_MODE_CLOSE ? HD_HTTP_F_CLOSE : 0;
