@@ -154,8 +154,8 @@ static int on_message_begin(llhttp_t *parser)
  * Only routes still in the mask are looked at, so once every route has
  * missed a byte costs a test of the mask. A prefix route whose whole
  * path has matched is remembered; later ones are longer. */
-static void match_path_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
-			    char c)
+void hd_http_match_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
+			char c)
 {
 	for (uint32_t m = http->route_mask; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctz(m);
@@ -169,6 +169,20 @@ static void match_path_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
 	http->url_len++;
 }
 
+/* Every origin-form path begins with '/', which every route's path does
+ * too, so the byte-wise loop would spend a pass over the routes to drop
+ * none: the masks say at once what it would leave (tests/test_http.c
+ * compares the two). */
+void hd_http_match_first_slash(struct hd_http *http,
+			       const struct hd_http_ctx *ctx)
+{
+	http->route_mask &= ctx->slash_mask;
+	if (ctx->slash_prefix_mask)
+		http->prefix_route =
+			(uint8_t)(31 - __builtin_clz(ctx->slash_prefix_mask));
+	http->url_len++;
+}
+
 /* The end of an absolute form's authority: it must name a host, and an
  * empty path is "/" (RFC 9110 4.2.3). */
 static int end_authority(struct hd_http *http, const struct hd_http_ctx *ctx,
@@ -176,7 +190,7 @@ static int end_authority(struct hd_http *http, const struct hd_http_ctx *ctx,
 {
 	if (!hd_host_is_valid(http->host_state, true))
 		return reject(http, HD_RESP_BAD_REQUEST);
-	match_path_byte(http, ctx, '/');
+	hd_http_match_byte(http, ctx, '/');
 	http->target = (uint8_t)next;
 	return 0;
 }
@@ -195,7 +209,7 @@ static int target_prefix_byte(struct hd_http *http, llhttp_t *parser, char c)
 			http->target = HD_TARGET_CONNECT;
 		} else if (c == '/') {
 			http->target = HD_TARGET_PATH;
-			match_path_byte(http, ctx, c);
+			hd_http_match_first_slash(http, ctx);
 		} else if (c == '*') {
 			http->target = HD_TARGET_ASTERISK;
 		} else {
@@ -228,7 +242,7 @@ static int target_prefix_byte(struct hd_http *http, llhttp_t *parser, char c)
 			if (!hd_host_is_valid(http->host_state, true))
 				return reject(http, HD_RESP_BAD_REQUEST);
 			http->target = HD_TARGET_PATH;
-			match_path_byte(http, ctx, c);
+			hd_http_match_byte(http, ctx, c);
 			return 0;
 		}
 		if (c == '?' || c == '#')
@@ -263,7 +277,7 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 		} else if (c == '?' || c == '#') {
 			http->target = HD_TARGET_QUERY;
 		} else {
-			match_path_byte(http, ctx, c);
+			hd_http_match_byte(http, ctx, c);
 		}
 	}
 	return 0;
@@ -675,6 +689,10 @@ int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
 				  .prefix = prefix,
 				  .answer = (uint8_t)answer};
 	ctx->route_mask_all |= 1u << index;
+	if (path[0] == '/')
+		ctx->slash_mask |= 1u << index;
+	if (prefix && strcmp(path, "/") == 0)
+		ctx->slash_prefix_mask |= 1u << index;
 	if (kind == HD_ROUTE_ECHO)
 		ctx->echo_mask |= 1u << index;
 	return index;

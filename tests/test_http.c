@@ -863,6 +863,50 @@ START_TEST(host_scan_equals_step)
 }
 END_TEST
 
+static unsigned next_rand(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return *seed >> 16;
+}
+
+/* hd_http_match_first_slash is hd_http_match_byte(..., '/') at a path's
+ * start: the same routes left and the same prefix route, for random
+ * route tables (prefix routes, duplicates, "/" and the empty path). */
+START_TEST(first_slash_equals_byte)
+{
+	static const char alphabet[] = "/ab";
+	static char paths[HD_MAX_ROUTES][8];
+	unsigned seed = 4242;
+	for (int round = 0; round < 20000; round++) {
+		struct hd_http_ctx routes;
+		memset(&routes, 0, sizeof(routes));
+		int count = 1 + (int)(next_rand(&seed) % 8);
+		for (int r = 0; r < count; r++) {
+			size_t len = next_rand(&seed) % 4;
+			for (size_t i = 0; i < len; i++)
+				paths[r][i] = alphabet[next_rand(&seed) % 3];
+			paths[r][len] = '\0';
+			hd_http_ctx_add_route(&routes, paths[r],
+					      HD_ROUTE_STATIC,
+					      next_rand(&seed) % 2, 0);
+		}
+		struct hd_http byte, fast;
+		memset(&byte, 0, sizeof(byte));
+		byte.route_mask = routes.route_mask_all;
+		byte.prefix_route = HD_ROUTE_NONE;
+		fast = byte;
+		hd_http_match_byte(&byte, &routes, '/');
+		hd_http_match_first_slash(&fast, &routes);
+		ck_assert_msg(byte.route_mask == fast.route_mask &&
+				      byte.prefix_route == fast.prefix_route &&
+				      byte.url_len == fast.url_len,
+			      "round %d: mask %x/%x prefix %u/%u", round,
+			      byte.route_mask, fast.route_mask,
+			      byte.prefix_route, fast.prefix_route);
+	}
+}
+END_TEST
+
 START_TEST(long_uri_gets_414)
 {
 	char *req = malloc(20000);
@@ -929,6 +973,7 @@ Suite *http_suite(void)
 			    sizeof(answered) / sizeof(answered[0]));
 	tcase_add_test(tc, header_count_does_not_wrap);
 	tcase_add_test(tc, host_scan_equals_step);
+	tcase_add_test(tc, first_slash_equals_byte);
 	tcase_add_loop_test(tc, routes_answer_their_paths, 0,
 			    sizeof(routed) / sizeof(routed[0]));
 	tcase_add_test(tc, logged_long_target_is_414_not_413);
