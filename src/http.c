@@ -358,7 +358,7 @@ static uint8_t first_letter_mask(char c)
 
 /* at[0, len) lowered equals want's first len bytes, where want is
  * lower-case letters and '-' and fold is its watched_fold: eight bytes
- * at a time, then one at a time. */
+ * at a time, then four ("Host" is one step), then one at a time. */
 static bool same_lowered(const char *want, const char *fold, const char *at,
 			 size_t len)
 {
@@ -370,6 +370,15 @@ static bool same_lowered(const char *want, const char *fold, const char *at,
 		memcpy(&w, want + i, 8);
 		if ((a | f) != w)
 			return false;
+	}
+	if (i + 4 <= len) {
+		uint32_t a, f, w;
+		memcpy(&a, at + i, 4);
+		memcpy(&f, fold + i, 4);
+		memcpy(&w, want + i, 4);
+		if ((a | f) != w)
+			return false;
+		i += 4;
 	}
 	for (; i < len; i++)
 		if ((at[i] | fold[i]) != want[i])
