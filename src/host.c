@@ -1,6 +1,8 @@
 /* host.c — a byte-at-a-time check of uri-host [ ":" port ]. */
 #include "hellod/host.h"
 
+#include <string.h>
+
 enum {
 	S_START,     /* nothing yet */
 	S_NAME,	     /* in a reg-name or IPv4address */
@@ -130,6 +132,23 @@ uint8_t hd_host_scan(uint8_t state, const char *data, size_t len)
 		if (i < len)
 			state = hd_host_step(state, (unsigned char)data[i++]);
 	}
+	return state;
+}
+
+/* A compare of about 15 bytes instead of a scan of them: about 130
+ * instructions a request less (callgrind, docs/performance.md). */
+uint8_t hd_host_scan_memo(struct hd_host_memo *memo, uint8_t state,
+			  const char *data, size_t len)
+{
+	if (state != HD_HOST_INIT || len > HD_HOST_MEMO_MAX)
+		return hd_host_scan(state, data, len);
+	if (len == memo->len && memcmp(memo->bytes, data, len) == 0)
+		return memo->state;
+	state = hd_host_scan(state, data, len);
+	memo->len = (uint8_t)len;
+	memo->state = state;
+	if (len)
+		memcpy(memo->bytes, data, len);
 	return state;
 }
 

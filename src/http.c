@@ -517,7 +517,9 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 	/* After the name, at most one watched bit is left: the names
 	 * differ in length. */
 	if (http->name_mask & NAME_HOST)
-		http->host_state = hd_host_scan(http->host_state, at, len);
+		http->host_state =
+			hd_host_scan_memo(&run_of(parser)->ctx->host_memo,
+					  http->host_state, at, len);
 	else if (http->name_mask & NAME_EXPECT)
 		for (size_t i = 0; i < len; i++)
 			expect_byte(http, at[i]);

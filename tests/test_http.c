@@ -869,6 +869,41 @@ static unsigned next_rand(unsigned *seed)
 	return *seed >> 16;
 }
 
+/* hd_host_scan_memo is hd_host_scan: the same state for random values
+ * (most of them repeats of a few, so the memo answers often), whole and
+ * in two pieces, over an alphabet that reaches every state. */
+START_TEST(host_memo_equals_scan)
+{
+	static const char alphabet[] = "aZ09.-_~!$&'()*+,;=%:[]@/ \tv\x80";
+	char recent[4][24] = {{0}};
+	size_t recent_len[4] = {0};
+	struct hd_host_memo memo;
+	memset(&memo, 0, sizeof(memo));
+	unsigned seed = 777;
+	for (int round = 0; round < 20000; round++) {
+		unsigned pick = next_rand(&seed) % 8;
+		char *value = recent[pick % 4];
+		size_t *len = &recent_len[pick % 4];
+		if (pick >= 4) { /* a new value in that slot */
+			*len = next_rand(&seed) % 24;
+			for (size_t i = 0; i < *len; i++)
+				value[i] = alphabet[next_rand(&seed) %
+						    (sizeof(alphabet) - 1)];
+		}
+		size_t cut = next_rand(&seed) % 2
+				     ? *len
+				     : next_rand(&seed) % (*len + 1);
+		uint8_t want = hd_host_scan(HD_HOST_INIT, value, cut);
+		want = hd_host_scan(want, value + cut, *len - cut);
+		uint8_t got =
+			hd_host_scan_memo(&memo, HD_HOST_INIT, value, cut);
+		got = hd_host_scan_memo(&memo, got, value + cut, *len - cut);
+		ck_assert_msg(want == got, "round %d '%.*s' cut %zu: %u != %u",
+			      round, (int)*len, value, cut, want, got);
+	}
+}
+END_TEST
+
 /* hd_http_match_first_slash is hd_http_match_byte(..., '/') at a path's
  * start: the same routes left and the same prefix route, for random
  * route tables (prefix routes, duplicates, "/" and the empty path). */
@@ -974,6 +1009,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, header_count_does_not_wrap);
 	tcase_add_test(tc, host_scan_equals_step);
 	tcase_add_test(tc, first_slash_equals_byte);
+	tcase_add_test(tc, host_memo_equals_scan);
 	tcase_add_loop_test(tc, routes_answer_their_paths, 0,
 			    sizeof(routed) / sizeof(routed[0]));
 	tcase_add_test(tc, logged_long_target_is_414_not_413);
