@@ -55,8 +55,14 @@ VERSION := 0.1.0
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE    := -std=c11 -D_GNU_SOURCE -DHD_VERSION=\"$(VERSION)\" -pthread \
            -Iinclude -I$(LLHTTP_INC) -MMD -MP
-ALL_CFLAGS  := $(BASE) $(WARN) $(ASSERTS) $(CFLAGS) $(SANFLAGS)
-ALL_LDFLAGS := -pthread $(LDFLAGS) $(SANFLAGS)
+# Link-time optimisation across hellod's files and llhttp's: the
+# per-request calls between them (llhttp's callback wrappers, the Host
+# check, the answer, the loop's helpers) inline, about 400 instructions a
+# keep-alive request less (callgrind, docs/performance.md). LTO= builds
+# without it.
+LTO ?= -flto=auto
+ALL_CFLAGS  := $(BASE) $(WARN) $(ASSERTS) $(CFLAGS) $(LTO) $(SANFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS) $(LTO) $(SANFLAGS)
 
 SRCS     := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -89,17 +95,16 @@ $(BUILD)/obj/%.o: src/%.c Makefile | $(BUILD)/obj
 
 # llhttp is compiled from Debian's node-llhttp sources, in strict mode:
 # the loose default accepts request-smuggling payloads (CVE-2023-30589).
-# It is third-party code, so it gets no -Werror. It is compiled for
-# link-time optimisation (fat objects, so a link without LTO still
-# works): llhttp.c calls a wrapper in api.c or http.c for every callback
-# and span (llhttp__on_url, llhttp__after_headers_complete, ...), and
-# LTO inlines them into the parser, about 250 instructions a request
-# (callgrind, docs/performance.md). LLHTTP_LTO= turns it off.
-LLHTTP_LTO ?= -flto=auto -ffat-lto-objects
+# It is third-party code, so it gets no -Werror. With LTO (fat objects,
+# so a link without it still works) the wrapper llhttp.c calls in api.c
+# or http.c for every callback and span (llhttp__on_url,
+# llhttp__after_headers_complete, ...) inlines into the parser: about
+# 250 instructions a request.
 $(LLHTTP_A): Makefile | $(BUILD)/llhttp
 	for f in llhttp api http; do \
 	  $(CC) -std=c11 -O2 -g -fPIC -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) \
-	    $(LLHTTP_LTO) $(SANFLAGS) -w -c -o $(BUILD)/llhttp/$$f.o \
+	    $(if $(LTO),$(LTO) -ffat-lto-objects) $(SANFLAGS) -w -c \
+	    -o $(BUILD)/llhttp/$$f.o \
 	    $(LLHTTP_SRC)/$$f.c || exit 1; \
 	done
 	ar rcs $@ $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
