@@ -269,7 +269,16 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 	if (!(http->route_mask & ctx->echo_mask) && ctx->log_requests &&
 	    capture_for_log(http, ctx, at, len))
 		return -1;
-	for (size_t i = 0; i < len && http->target != HD_TARGET_QUERY; i++) {
+	size_t i = 0;
+	/* The origin form's '/', as target_prefix_byte would take it, without
+	 * its call and switch: nearly every request begins so. */
+	if (http->target == HD_TARGET_START && len && at[0] == '/' &&
+	    parser->method != HTTP_CONNECT) {
+		http->target = HD_TARGET_PATH;
+		hd_http_match_first_slash(http, ctx);
+		i = 1;
+	}
+	for (; i < len && http->target != HD_TARGET_QUERY; i++) {
 		char c = at[i];
 		if (http->target != HD_TARGET_PATH) {
 			if (target_prefix_byte(http, parser, c))
@@ -443,6 +452,9 @@ static bool is_blank(char c)
 static char byte_before_blanks(const struct feed_run *run,
 			       const struct hd_http *http, const char *at)
 {
+	/* The usual ": " before a value answers at once. */
+	if (at - run->chunk >= 2 && is_blank(at[-1]) && !is_blank(at[-2]))
+		return at[-2];
 	while (at > run->chunk && is_blank(at[-1]))
 		at--;
 	return at > run->chunk ? at[-1] : (char)http->last_nonblank;
