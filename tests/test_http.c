@@ -870,8 +870,9 @@ static unsigned next_rand(unsigned *seed)
 }
 
 /* hd_host_scan_memo is hd_host_scan: the same state for random values
- * (most of them repeats of a few, so the memo answers often), whole and
- * in two pieces, over an alphabet that reaches every state. */
+ * (most of them repeats of a few, so the memo answers often, and others
+ * those with one byte changed, so it must see the change), whole and in
+ * two pieces, over an alphabet that reaches every state. */
 START_TEST(host_memo_equals_scan)
 {
 	static const char alphabet[] = "aZ09.-_~!$&'()*+,;=%:[]@/ \tv\x80";
@@ -879,12 +880,32 @@ START_TEST(host_memo_equals_scan)
 	size_t recent_len[4] = {0};
 	struct hd_host_memo memo;
 	memset(&memo, 0, sizeof(memo));
+	/* A valid value, then the same with any one byte made bad: the memo
+	 * must tell them apart at every position of every length. */
+	for (size_t len = 1; len <= HD_HOST_MEMO_MAX; len++)
+		for (size_t at = 0; at < len; at++) {
+			char good[HD_HOST_MEMO_MAX], bad[HD_HOST_MEMO_MAX];
+			memset(good, 'a', len);
+			memcpy(bad, good, len);
+			bad[at] = '@';
+			ck_assert_uint_eq(
+				hd_host_scan_memo(&memo, HD_HOST_INIT, good,
+						  len),
+				hd_host_scan(HD_HOST_INIT, good, len));
+			ck_assert_uint_eq(hd_host_scan_memo(&memo, HD_HOST_INIT,
+							    bad, len),
+					  hd_host_scan(HD_HOST_INIT, bad, len));
+		}
 	unsigned seed = 777;
 	for (int round = 0; round < 20000; round++) {
 		unsigned pick = next_rand(&seed) % 8;
 		char *value = recent[pick % 4];
 		size_t *len = &recent_len[pick % 4];
-		if (pick >= 4) { /* a new value in that slot */
+		if (pick >= 6 && *len) { /* one byte of it changed */
+			value[next_rand(&seed) % *len] =
+				alphabet[next_rand(&seed) %
+					 (sizeof(alphabet) - 1)];
+		} else if (pick >= 4) { /* a new value in that slot */
 			*len = next_rand(&seed) % 24;
 			for (size_t i = 0; i < *len; i++)
 				value[i] = alphabet[next_rand(&seed) %
