@@ -365,6 +365,17 @@ static uint8_t first_letter_mask(char c)
 	}
 }
 
+/* The n (at most 8) bytes at `at`, folded, equal want's. */
+static bool same_folded_word(const char *want, const char *fold, const char *at,
+			     size_t n)
+{
+	uint64_t a = 0, f = 0, w = 0;
+	memcpy(&a, at, n);
+	memcpy(&f, fold, n);
+	memcpy(&w, want, n);
+	return (a | f) == w;
+}
+
 /* at[0, len) lowered equals want's first len bytes, where want is
  * lower-case letters and '-' and fold is its watched_fold: eight bytes
  * at a time, then four ("Host" is one step), then one at a time. */
@@ -372,20 +383,11 @@ static bool same_lowered(const char *want, const char *fold, const char *at,
 			 size_t len)
 {
 	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t a, f, w;
-		memcpy(&a, at + i, 8);
-		memcpy(&f, fold + i, 8);
-		memcpy(&w, want + i, 8);
-		if ((a | f) != w)
+	for (; i + 8 <= len; i += 8)
+		if (!same_folded_word(want + i, fold + i, at + i, 8))
 			return false;
-	}
 	if (i + 4 <= len) {
-		uint32_t a, f, w;
-		memcpy(&a, at + i, 4);
-		memcpy(&f, fold + i, 4);
-		memcpy(&w, want + i, 4);
-		if ((a | f) != w)
+		if (!same_folded_word(want + i, fold + i, at + i, 4))
 			return false;
 		i += 4;
 	}
