@@ -17,7 +17,7 @@
 /* The hot socket calls go through syscall(2), not read(2) and send(2):
  * those are thread cancellation points, so in a threaded process glibc
  * turns the thread's asynchronous cancellation on and off around each,
- * about 30 instructions a call (callgrind, docs/performance.md). hellod
+ * about 40 instructions a call (callgrind, docs/performance.md). hellod
  * never cancels a thread. */
 static ssize_t kernel_read(void *io, int fd, void *buf, size_t len)
 {
