@@ -55,14 +55,8 @@ VERSION := 0.1.0
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE    := -std=c11 -D_GNU_SOURCE -DHD_VERSION=\"$(VERSION)\" -pthread \
            -Iinclude -I$(LLHTTP_INC) -MMD -MP
-# Link-time optimisation across hellod's files and llhttp's: the
-# per-request calls between them (llhttp's callback wrappers, the Host
-# check, the answer, the loop's helpers) inline, about 400 instructions a
-# keep-alive request less (callgrind, docs/performance.md). LTO= builds
-# without it.
-LTO ?= -flto=auto
-ALL_CFLAGS  := $(BASE) $(WARN) $(ASSERTS) $(CFLAGS) $(LTO) $(SANFLAGS)
-ALL_LDFLAGS := -pthread $(LDFLAGS) $(LTO) $(SANFLAGS)
+ALL_CFLAGS  := $(BASE) $(WARN) $(ASSERTS) $(CFLAGS) $(SANFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS) $(SANFLAGS)
 
 SRCS     := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -92,6 +86,15 @@ $(BUILD)/hellod: $(MAIN_OBJ) $(LIB_OBJS) $(LLHTTP_A)
 # Objects depend on this file too: a change of flags rebuilds them.
 $(BUILD)/obj/%.o: src/%.c Makefile | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Link-time optimisation across hellod's files and llhttp's: the
+# per-request calls between them (llhttp's callback wrappers, the Host
+# check, the answer, the loop's helpers) inline, about 400 instructions a
+# keep-alive request less (callgrind, docs/performance.md). LTO= builds
+# without it.
+LTO ?= -flto=auto
+ALL_CFLAGS  += $(LTO)
+ALL_LDFLAGS += $(LTO)
 
 # llhttp is compiled from Debian's node-llhttp sources, in strict mode:
 # the loose default accepts request-smuggling payloads (CVE-2023-30589).
