@@ -1,6 +1,8 @@
 /* host.c — a byte-at-a-time check of uri-host [ ":" port ]. */
 #include "hellod/host.h"
 
+#include <string.h>
+
 enum {
 	S_START,     /* nothing yet */
 	S_NAME,	     /* in a reg-name or IPv4address */
@@ -130,6 +132,38 @@ uint8_t hd_host_scan(uint8_t state, const char *data, size_t len)
 		if (i < len)
 			state = hd_host_step(state, (unsigned char)data[i++]);
 	}
+	return state;
+}
+
+/* a[0, len) equals b[0, len): for 8 to 16 bytes (most Host values) two
+ * overlapping 8-byte compares instead of a call to memcmp. */
+static bool same_bytes(const char *a, const char *b, size_t len)
+{
+	if (len >= 8 && len <= 16) {
+		uint64_t a0, a1, b0, b1;
+		memcpy(&a0, a, 8);
+		memcpy(&b0, b, 8);
+		memcpy(&a1, a + len - 8, 8);
+		memcpy(&b1, b + len - 8, 8);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+	return memcmp(a, b, len) == 0;
+}
+
+/* A compare of about 15 bytes instead of a scan of them: about 120
+ * instructions a request less (callgrind, docs/performance.md). */
+uint8_t hd_host_scan_memo(struct hd_host_memo *memo, uint8_t state,
+			  const char *data, size_t len)
+{
+	if (state != HD_HOST_INIT || len > HD_HOST_MEMO_MAX)
+		return hd_host_scan(state, data, len);
+	if (len == memo->len && same_bytes(memo->bytes, data, len))
+		return memo->state;
+	state = hd_host_scan(state, data, len);
+	memo->len = (uint8_t)len;
+	memo->state = state;
+	if (len)
+		memcpy(memo->bytes, data, len);
 	return state;
 }
 

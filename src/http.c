@@ -25,6 +25,7 @@ enum {
 	HD_HTTP_F_CLOSE = 1 << 4,	 /* the last response closes */
 	HD_HTTP_F_IN_BODY = 1 << 5,	 /* headers done, reading the body */
 	HD_HTTP_F_EXPECT_OTHER = 1 << 6, /* an expectation hellod can't meet */
+	HD_HTTP_F_ECHO = 1 << 7,	 /* the route chosen is echo */
 };
 
 /* Header names hellod has to look at; the rest llhttp handles. */
@@ -38,6 +39,16 @@ enum {
 static const char *const watched_names[NAME_COUNT] = {"host", "expect",
 						      "transfer-encoding"};
 static const uint8_t watched_len[NAME_COUNT] = {4, 6, 17};
+/* OR-ed into a name's bytes before they are compared with the watched
+ * name: 0x20 where the watched byte is a letter (so 'H' and 'h' both
+ * become 'h', and no other byte can), 0 at "transfer-encoding"'s '-',
+ * which only '-' matches. Exactly lower(c) == want, without a test and
+ * a branch per byte. */
+static const char watched_fold[NAME_COUNT][17] = {
+	"\x20\x20\x20\x20",
+	"\x20\x20\x20\x20\x20\x20",
+	"\x20\x20\x20\x20\x20\x20\x20\x20\0\x20\x20\x20\x20\x20\x20\x20\x20",
+};
 /* The values hellod compares, case-insensitively, for the names that
  * have one: the only expectation hellod knows is 100-continue (RFC 9110
  * 10.1.1); the only Transfer-Encoding it accepts is chunked, alone (RFC
@@ -78,10 +89,19 @@ static char lower(char c)
 
 /* ---- capture: the request text echo and the access log need ---- */
 
-static bool is_echo(const struct hd_http *http, const struct hd_http_ctx *ctx)
+/* Set once the route is chosen (on_url_complete); the header and body
+ * callbacks test it several times a request. */
+static bool is_echo(const struct hd_http *http)
 {
-	return http->route != HD_ROUTE_NONE &&
-	       ctx->routes[http->route].kind == HD_ROUTE_ECHO;
+	return http->flags & HD_HTTP_F_ECHO;
+}
+
+/* hd_chunk_free, without a call to free(NULL) for the requests (most)
+ * that captured nothing. */
+static void drop_capture(struct hd_http *http)
+{
+	if (http->capture)
+		hd_chunk_free(&http->capture);
 }
 
 /* Keeps request bytes while the echo route still matches, or always when
@@ -107,8 +127,7 @@ static int capture_for_log(struct hd_http *http, const struct hd_http_ctx *ctx,
 static int capture_if_echo(struct hd_http *http, llhttp_t *parser,
 			   const char *at, size_t len)
 {
-	const struct hd_http_ctx *ctx = run_of(parser)->ctx;
-	return is_echo(http, ctx) ? capture(http, ctx, at, len) : 0;
+	return is_echo(http) ? capture(http, run_of(parser)->ctx, at, len) : 0;
 }
 
 /* ---- callbacks ---- */
@@ -135,8 +154,8 @@ static int on_message_begin(llhttp_t *parser)
  * Only routes still in the mask are looked at, so once every route has
  * missed a byte costs a test of the mask. A prefix route whose whole
  * path has matched is remembered; later ones are longer. */
-static void match_path_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
-			    char c)
+void hd_http_match_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
+			char c)
 {
 	for (uint32_t m = http->route_mask; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctz(m);
@@ -150,6 +169,20 @@ static void match_path_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
 	http->url_len++;
 }
 
+/* Every origin-form path begins with '/', which every route's path does
+ * too, so the byte-wise loop would spend a pass over the routes to drop
+ * none: the masks say at once what it would leave (tests/test_http.c
+ * compares the two). */
+void hd_http_match_first_slash(struct hd_http *http,
+			       const struct hd_http_ctx *ctx)
+{
+	http->route_mask &= ctx->slash_mask;
+	if (ctx->slash_prefix_mask)
+		http->prefix_route =
+			(uint8_t)(31 - __builtin_clz(ctx->slash_prefix_mask));
+	http->url_len++;
+}
+
 /* The end of an absolute form's authority: it must name a host, and an
  * empty path is "/" (RFC 9110 4.2.3). */
 static int end_authority(struct hd_http *http, const struct hd_http_ctx *ctx,
@@ -157,7 +190,7 @@ static int end_authority(struct hd_http *http, const struct hd_http_ctx *ctx,
 {
 	if (!hd_host_is_valid(http->host_state, true))
 		return reject(http, HD_RESP_BAD_REQUEST);
-	match_path_byte(http, ctx, '/');
+	hd_http_match_byte(http, ctx, '/');
 	http->target = (uint8_t)next;
 	return 0;
 }
@@ -176,7 +209,7 @@ static int target_prefix_byte(struct hd_http *http, llhttp_t *parser, char c)
 			http->target = HD_TARGET_CONNECT;
 		} else if (c == '/') {
 			http->target = HD_TARGET_PATH;
-			match_path_byte(http, ctx, c);
+			hd_http_match_first_slash(http, ctx);
 		} else if (c == '*') {
 			http->target = HD_TARGET_ASTERISK;
 		} else {
@@ -209,7 +242,7 @@ static int target_prefix_byte(struct hd_http *http, llhttp_t *parser, char c)
 			if (!hd_host_is_valid(http->host_state, true))
 				return reject(http, HD_RESP_BAD_REQUEST);
 			http->target = HD_TARGET_PATH;
-			match_path_byte(http, ctx, c);
+			hd_http_match_byte(http, ctx, c);
 			return 0;
 		}
 		if (c == '?' || c == '#')
@@ -236,7 +269,16 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 	if (!(http->route_mask & ctx->echo_mask) && ctx->log_requests &&
 	    capture_for_log(http, ctx, at, len))
 		return -1;
-	for (size_t i = 0; i < len && http->target != HD_TARGET_QUERY; i++) {
+	size_t i = 0;
+	/* The origin form's '/', as target_prefix_byte would take it, without
+	 * its call and switch: nearly every request begins so. */
+	if (http->target == HD_TARGET_START && len && at[0] == '/' &&
+	    parser->method != HTTP_CONNECT) {
+		http->target = HD_TARGET_PATH;
+		hd_http_match_first_slash(http, ctx);
+		i = 1;
+	}
+	for (; i < len && http->target != HD_TARGET_QUERY; i++) {
 		char c = at[i];
 		if (http->target != HD_TARGET_PATH) {
 			if (target_prefix_byte(http, parser, c))
@@ -244,7 +286,7 @@ static int on_url(llhttp_t *parser, const char *at, size_t len)
 		} else if (c == '?' || c == '#') {
 			http->target = HD_TARGET_QUERY;
 		} else {
-			match_path_byte(http, ctx, c);
+			hd_http_match_byte(http, ctx, c);
 		}
 	}
 	return 0;
@@ -279,12 +321,15 @@ static int on_url_complete(llhttp_t *parser)
 	}
 	if (http->route == HD_ROUTE_NONE)
 		http->route = http->prefix_route;
+	if (http->route != HD_ROUTE_NONE &&
+	    ctx->routes[http->route].kind == HD_ROUTE_ECHO)
+		http->flags |= HD_HTTP_F_ECHO;
 	/* The target ends with a line feed; echo appends headers after. */
-	if (is_echo(http, ctx))
+	if (is_echo(http))
 		return capture(http, ctx, "\n", 1);
 	if (ctx->log_requests)
 		return capture_for_log(http, ctx, "\n", 1);
-	hd_chunk_free(&http->capture);
+	drop_capture(http);
 	return 0;
 }
 
@@ -308,10 +353,11 @@ static int count_header_bytes(struct hd_http *http, struct hd_http_ctx *ctx,
 	return 0;
 }
 
-/* Which watched name a header name beginning with c can be. */
+/* Which watched name a header name beginning with c can be: c | 0x20
+ * is 'h' only for 'h' and 'H' (and so on). */
 static uint8_t first_letter_mask(char c)
 {
-	switch (lower(c)) {
+	switch (c | 0x20) {
 	case 'h': return NAME_HOST;
 	case 'e': return NAME_EXPECT;
 	case 't': return NAME_TE;
@@ -319,11 +365,34 @@ static uint8_t first_letter_mask(char c)
 	}
 }
 
-/* at[0, len) lowered equals want's first len bytes. */
-static bool same_lowered(const char *want, const char *at, size_t len)
+/* The n (at most 8) bytes at `at`, folded, equal want's. */
+static bool same_folded_word(const char *want, const char *fold, const char *at,
+			     size_t n)
 {
-	for (size_t i = 0; i < len; i++)
-		if (lower(at[i]) != want[i])
+	uint64_t a = 0, f = 0, w = 0;
+	memcpy(&a, at, n);
+	memcpy(&f, fold, n);
+	memcpy(&w, want, n);
+	return (a | f) == w;
+}
+
+/* at[0, len) lowered equals want's first len bytes, where want is
+ * lower-case letters and '-' and fold is its watched_fold: eight bytes
+ * at a time, then four ("Host" is one step), then one at a time. */
+static bool same_lowered(const char *want, const char *fold, const char *at,
+			 size_t len)
+{
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8)
+		if (!same_folded_word(want + i, fold + i, at + i, 8))
+			return false;
+	if (i + 4 <= len) {
+		if (!same_folded_word(want + i, fold + i, at + i, 4))
+			return false;
+		i += 4;
+	}
+	for (; i < len; i++)
+		if ((at[i] | fold[i]) != want[i])
 			return false;
 	return true;
 }
@@ -342,7 +411,8 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t len)
 	if (http->name_mask) {
 		unsigned n = (unsigned)__builtin_ctz(http->name_mask);
 		if (http->name_len + len > watched_len[n] ||
-		    !same_lowered(watched_names[n] + http->name_len, at, len))
+		    !same_lowered(watched_names[n] + http->name_len,
+				  watched_fold[n] + http->name_len, at, len))
 			http->name_mask = 0;
 	}
 	size_t name_len = http->name_len + len;
@@ -384,6 +454,9 @@ static bool is_blank(char c)
 static char byte_before_blanks(const struct feed_run *run,
 			       const struct hd_http *http, const char *at)
 {
+	/* The usual ": " before a value answers at once. */
+	if (at - run->chunk >= 2 && is_blank(at[-1]) && !is_blank(at[-2]))
+		return at[-2];
 	while (at > run->chunk && is_blank(at[-1]))
 		at--;
 	return at > run->chunk ? at[-1] : (char)http->last_nonblank;
@@ -458,7 +531,9 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t len)
 	/* After the name, at most one watched bit is left: the names
 	 * differ in length. */
 	if (http->name_mask & NAME_HOST)
-		http->host_state = hd_host_scan(http->host_state, at, len);
+		http->host_state =
+			hd_host_scan_memo(&run_of(parser)->ctx->host_memo,
+					  http->host_state, at, len);
 	else if (http->name_mask & NAME_EXPECT)
 		for (size_t i = 0; i < len; i++)
 			expect_byte(http, at[i]);
@@ -572,7 +647,7 @@ static int on_message_complete(llhttp_t *parser)
 	struct feed_run *run = run_of(parser);
 	enum hd_conn_mode mode = response_mode(parser, run->ctx);
 	int err = hd_answer_request(run->ctx, http, mode, run->out);
-	hd_chunk_free(&http->capture);
+	drop_capture(http);
 	if (err)
 		return -1;
 	http->flags = mode == HD_MODE_CLOSE ? HD_HTTP_F_CLOSE : 0;
@@ -639,6 +714,10 @@ int hd_http_ctx_add_route(struct hd_http_ctx *ctx, const char *path,
 				  .prefix = prefix,
 				  .answer = (uint8_t)answer};
 	ctx->route_mask_all |= 1u << index;
+	if (path[0] == '/')
+		ctx->slash_mask |= 1u << index;
+	if (prefix && strcmp(path, "/") == 0)
+		ctx->slash_prefix_mask |= 1u << index;
 	if (kind == HD_ROUTE_ECHO)
 		ctx->echo_mask |= 1u << index;
 	return index;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hellod/poller.h"
@@ -65,6 +66,20 @@ static void epoll_forget(struct hd_poller *p, int fd)
 		epoll_remove(p, fd);
 }
 
+/* syscall(2), not epoll_wait(3), which is a cancellation point: see
+ * kernel_read in loop.c. Architectures without epoll_wait (arm64) have
+ * epoll_pwait, the same call with no signal mask. */
+static int sys_epoll_wait(int epfd, struct epoll_event *events, int max,
+			  int timeout_ms)
+{
+#ifdef SYS_epoll_wait
+	return (int)syscall(SYS_epoll_wait, epfd, events, max, timeout_ms);
+#else
+	return (int)syscall(SYS_epoll_pwait, epfd, events, max, timeout_ms,
+			    NULL, 0);
+#endif
+}
+
 static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
 			     int max, int timeout_ms)
 {
@@ -72,7 +87,7 @@ static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
 	if (max > EPOLL_BATCH)
 		max = EPOLL_BATCH;
 	p->wait_calls++;
-	int n = epoll_wait(ep->epfd, ep->ready, max, timeout_ms);
+	int n = sys_epoll_wait(ep->epfd, ep->ready, max, timeout_ms);
 	if (n < 0)
 		return -errno;
 	for (int i = 0; i < n; i++) {

@@ -863,6 +863,106 @@ START_TEST(host_scan_equals_step)
 }
 END_TEST
 
+static unsigned next_rand(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return *seed >> 16;
+}
+
+/* hd_host_scan_memo is hd_host_scan: the same state for random values
+ * (most of them repeats of a few, so the memo answers often, and others
+ * those with one byte changed, so it must see the change), whole and in
+ * two pieces, over an alphabet that reaches every state. */
+START_TEST(host_memo_equals_scan)
+{
+	static const char alphabet[] = "aZ09.-_~!$&'()*+,;=%:[]@/ \tv\x80";
+	char recent[4][24] = {{0}};
+	size_t recent_len[4] = {0};
+	struct hd_host_memo memo;
+	memset(&memo, 0, sizeof(memo));
+	/* A valid value, then the same with any one byte made bad: the memo
+	 * must tell them apart at every position of every length. */
+	for (size_t len = 1; len <= HD_HOST_MEMO_MAX; len++)
+		for (size_t at = 0; at < len; at++) {
+			char good[HD_HOST_MEMO_MAX], bad[HD_HOST_MEMO_MAX];
+			memset(good, 'a', len);
+			memcpy(bad, good, len);
+			bad[at] = '@';
+			ck_assert_uint_eq(
+				hd_host_scan_memo(&memo, HD_HOST_INIT, good,
+						  len),
+				hd_host_scan(HD_HOST_INIT, good, len));
+			ck_assert_uint_eq(hd_host_scan_memo(&memo, HD_HOST_INIT,
+							    bad, len),
+					  hd_host_scan(HD_HOST_INIT, bad, len));
+		}
+	unsigned seed = 777;
+	for (int round = 0; round < 20000; round++) {
+		unsigned pick = next_rand(&seed) % 8;
+		char *value = recent[pick % 4];
+		size_t *len = &recent_len[pick % 4];
+		if (pick >= 6 && *len) { /* one byte of it changed */
+			value[next_rand(&seed) % *len] =
+				alphabet[next_rand(&seed) %
+					 (sizeof(alphabet) - 1)];
+		} else if (pick >= 4) { /* a new value in that slot */
+			*len = next_rand(&seed) % 24;
+			for (size_t i = 0; i < *len; i++)
+				value[i] = alphabet[next_rand(&seed) %
+						    (sizeof(alphabet) - 1)];
+		}
+		size_t cut = next_rand(&seed) % 2
+				     ? *len
+				     : next_rand(&seed) % (*len + 1);
+		uint8_t want = hd_host_scan(HD_HOST_INIT, value, cut);
+		want = hd_host_scan(want, value + cut, *len - cut);
+		uint8_t got =
+			hd_host_scan_memo(&memo, HD_HOST_INIT, value, cut);
+		got = hd_host_scan_memo(&memo, got, value + cut, *len - cut);
+		ck_assert_msg(want == got, "round %d '%.*s' cut %zu: %u != %u",
+			      round, (int)*len, value, cut, want, got);
+	}
+}
+END_TEST
+
+/* hd_http_match_first_slash is hd_http_match_byte(..., '/') at a path's
+ * start: the same routes left and the same prefix route, for random
+ * route tables (prefix routes, duplicates, "/" and the empty path). */
+START_TEST(first_slash_equals_byte)
+{
+	static const char alphabet[] = "/ab";
+	static char paths[HD_MAX_ROUTES][8];
+	unsigned seed = 4242;
+	for (int round = 0; round < 20000; round++) {
+		struct hd_http_ctx routes;
+		memset(&routes, 0, sizeof(routes));
+		int count = 1 + (int)(next_rand(&seed) % 8);
+		for (int r = 0; r < count; r++) {
+			size_t len = next_rand(&seed) % 4;
+			for (size_t i = 0; i < len; i++)
+				paths[r][i] = alphabet[next_rand(&seed) % 3];
+			paths[r][len] = '\0';
+			hd_http_ctx_add_route(&routes, paths[r],
+					      HD_ROUTE_STATIC,
+					      next_rand(&seed) % 2, 0);
+		}
+		struct hd_http byte, fast;
+		memset(&byte, 0, sizeof(byte));
+		byte.route_mask = routes.route_mask_all;
+		byte.prefix_route = HD_ROUTE_NONE;
+		fast = byte;
+		hd_http_match_byte(&byte, &routes, '/');
+		hd_http_match_first_slash(&fast, &routes);
+		ck_assert_msg(byte.route_mask == fast.route_mask &&
+				      byte.prefix_route == fast.prefix_route &&
+				      byte.url_len == fast.url_len,
+			      "round %d: mask %x/%x prefix %u/%u", round,
+			      byte.route_mask, fast.route_mask,
+			      byte.prefix_route, fast.prefix_route);
+	}
+}
+END_TEST
+
 START_TEST(long_uri_gets_414)
 {
 	char *req = malloc(20000);
@@ -929,6 +1029,8 @@ Suite *http_suite(void)
 			    sizeof(answered) / sizeof(answered[0]));
 	tcase_add_test(tc, header_count_does_not_wrap);
 	tcase_add_test(tc, host_scan_equals_step);
+	tcase_add_test(tc, first_slash_equals_byte);
+	tcase_add_test(tc, host_memo_equals_scan);
 	tcase_add_loop_test(tc, routes_answer_their_paths, 0,
 			    sizeof(routed) / sizeof(routed[0]));
 	tcase_add_test(tc, logged_long_target_is_414_not_413);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "hellod/buf.h"
+#include "hellod/host.h"
 #include "hellod/peer.h"
 #include "hellod/response.h"
 
@@ -71,18 +72,21 @@ struct hd_http_ctx {
 	const struct hd_responses *responses;
 	struct hd_route routes[HD_MAX_ROUTES];
 	uint8_t route_count;
-	uint32_t route_mask_all;   /* one bit per route */
-	uint32_t echo_mask;	   /* the echo route's bit, if any */
-	bool catch_all;		   /* unmatched paths answer like "/" */
-	bool force_close;	   /* every response closes (drain) */
-	uint32_t max_url;	   /* longer request targets get 414 */
-	uint32_t max_header_bytes; /* larger header sections get 431 */
-	uint32_t max_header_count; /* more fields get 431 */
-	uint64_t max_body;	   /* larger bodies get 413 */
-	uint32_t max_capture;	   /* echo: request bytes kept, else 413 */
-	bool health_failing;	   /* health route answers 503 (drain) */
-	bool log_requests;	   /* capture targets for ctx->log */
-	const char *date;	   /* the worker's current Date text */
+	uint32_t route_mask_all;       /* one bit per route */
+	uint32_t echo_mask;	       /* the echo route's bit, if any */
+	uint32_t slash_mask;	       /* routes whose path begins with '/' */
+	uint32_t slash_prefix_mask;    /* prefix routes whose path is "/" */
+	struct hd_host_memo host_memo; /* the last Host value checked */
+	bool catch_all;		       /* unmatched paths answer like "/" */
+	bool force_close;	       /* every response closes (drain) */
+	uint32_t max_url;	       /* longer request targets get 414 */
+	uint32_t max_header_bytes;     /* larger header sections get 431 */
+	uint32_t max_header_count;     /* more fields get 431 */
+	uint64_t max_body;	       /* larger bodies get 413 */
+	uint32_t max_capture;	       /* echo: request bytes kept, else 413 */
+	bool health_failing;	       /* health route answers 503 (drain) */
+	bool log_requests;	       /* capture targets for ctx->log */
+	const char *date;	       /* the worker's current Date text */
 	const char *server_name;
 	const char *extra_headers;
 	const struct hd_peer *peer; /* the connection being fed */
@@ -176,6 +180,17 @@ bool hd_http_has_answered(const struct hd_http *http);
  * under way on http that took too long; counts and logs it. */
 void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_http *http,
 			    struct hd_buf *out);
+
+/* Route matching, public for tests/test_http.c: narrows the routes whose
+ * path still matches the path so far (http->route_mask, and the longest
+ * prefix route matched, http->prefix_route) by byte c of the path.
+ * hd_http_match_first_slash is hd_http_match_byte(http, ctx, '/') for a
+ * path's first byte (route_mask still ctx->route_mask_all), from masks
+ * hd_http_ctx_add_route keeps. */
+void hd_http_match_byte(struct hd_http *http, const struct hd_http_ctx *ctx,
+			char c);
+void hd_http_match_first_slash(struct hd_http *http,
+			       const struct hd_http_ctx *ctx);
 
 /* True once the request under way has a complete request line. */
 bool hd_http_request_line_done(const struct hd_http *http);
