@@ -18,6 +18,9 @@
  *   buffer queued (the next receive is armed when the queued one has
  *   been read whole): a connection that stops reading (conn.c paused for
  *   backpressure) stops taking buffers, and the kernel's window closes.
+ *   When the ring runs low, buffers that such connections sit on are
+ *   copied out to memory of their own and given back (spill_held), so
+ *   clients that do not read cannot starve the others of receives.
  *   hd_uring_io's read copies from the queued buffer, returns it to the
  *   ring, and says EAGAIN when nothing is queued; a completion reports
  *   HD_EV_READ, edge-style (conn.c reads until EAGAIN or a short read).
@@ -78,14 +81,16 @@ struct usock {
 	bool poll_armed;  /* (listener, wake) the multishot poll */
 	bool poll_wanted; /* and whether it should be (mod pauses it) */
 	bool recv_cancelled, send_cancelled;
-	bool detached;	    /* closed by the owner; freed when idle */
-	bool fd_open;	    /* fd still ours to close (after the sends) */
-	bool want_shutdown; /* shutdown(SHUT_WR) once the sends are done */
-	bool eof;	    /* a receive returned 0 */
-	bool starved;	    /* in the list waiting for a buffer */
-	bool write_blocked; /* a send said EAGAIN: report WRITE on room */
-	int err;	    /* a failed receive or send: -errno */
-	int queued_bid;	    /* the completed buffer, or -1 */
+	bool detached;	       /* closed by the owner; freed when idle */
+	bool fd_open;	       /* fd still ours to close (after the sends) */
+	bool want_shutdown;    /* shutdown(SHUT_WR) once the sends are done */
+	bool eof;	       /* a receive returned 0 */
+	bool starved;	       /* in the list waiting for a buffer */
+	bool write_blocked;    /* a send said EAGAIN: report WRITE on room */
+	int err;	       /* a failed receive or send: -errno */
+	int queued_bid;	       /* the completed buffer, or -1 */
+	char *spill;	       /* or its bytes, copied out of the ring */
+	uint64_t queued_batch; /* the wait() that queued it */
 	uint32_t queued_off, queued_len;
 	char *sbuf; /* SEND_CAP bytes while output is pending */
 	uint32_t shead, stail,
@@ -114,7 +119,9 @@ struct uring_poller {
 	int preblocked_len;
 	bool preblocked_lost; /* out of memory once: report WRITE at add */
 	unsigned write_timeout_ms;
-	unsigned live; /* states not yet freed */
+	uint64_t batch; /* wait() calls */
+	int free_bufs;	/* buffers in the kernel's ring */
+	unsigned live;	/* states not yet freed */
 	unsigned pending_sqes;
 };
 
@@ -149,7 +156,7 @@ static uint64_t tag(struct usock *s, enum op op)
 
 static void arm_recv(struct uring_poller *up, struct usock *s)
 {
-	assert(!s->recv_armed && s->queued_bid < 0 && !s->detached);
+	assert(!s->recv_armed && !has_queued(s) && !s->detached);
 	if (s->eof || s->err)
 		return;
 	struct io_uring_sqe *sqe = get_sqe(up);
@@ -205,10 +212,16 @@ static void cancel(struct uring_poller *up, struct usock *s, enum op op)
 
 /* ---- buffers ---- */
 
+static bool has_queued(const struct usock *s)
+{
+	return s->queued_bid >= 0 || s->spill;
+}
+
 static void give_back(struct uring_poller *up, int bid)
 {
 	assert(up->buf_owner[bid] != 0);
 	up->buf_owner[bid] = 0;
+	up->free_bufs++;
 	io_uring_buf_ring_add(up->br, up->bufs + (size_t)bid * RECV_BUF_LEN,
 			      RECV_BUF_LEN, (unsigned short)bid, up->buf_mask,
 			      0);
@@ -218,7 +231,7 @@ static void give_back(struct uring_poller *up, int bid)
 	if (s) {
 		up->starved = s->next_starved;
 		s->starved = false;
-		if (!s->detached && !s->recv_armed && s->queued_bid < 0)
+		if (!s->detached && !s->recv_armed && !has_queued(s))
 			arm_recv(up, s);
 	}
 }
@@ -228,6 +241,34 @@ static void drop_queued(struct uring_poller *up, struct usock *s)
 	if (s->queued_bid >= 0) {
 		give_back(up, s->queued_bid);
 		s->queued_bid = -1;
+	}
+	free(s->spill);
+	s->spill = NULL;
+}
+
+/* The ring runs low while connections sit on buffers they do not read
+ * (conn.c paused them: their client does not read its answers): their
+ * bytes move to memory of their own (at most one buffer's worth each)
+ * and the buffers go back, so a few hundred such clients cannot starve
+ * every other connection of receives. */
+static void spill_held(struct uring_poller *up)
+{
+	for (struct usock *s = up->all; s; s = s->next_all) {
+		if (s->queued_bid < 0 || s->queued_batch == up->batch)
+			continue;
+		uint32_t n = s->queued_len - s->queued_off;
+		char *copy = malloc(n ? n : 1);
+		if (!copy)
+			return; /* they wait for the buffers instead */
+		memcpy(copy,
+		       up->bufs + (size_t)s->queued_bid * RECV_BUF_LEN +
+			       s->queued_off,
+		       n);
+		give_back(up, s->queued_bid);
+		s->queued_bid = -1;
+		s->spill = copy;
+		s->queued_off = 0;
+		s->queued_len = n;
 	}
 }
 
@@ -263,7 +304,7 @@ static void maybe_free(struct uring_poller *up, struct usock *s)
 	if (!s->detached || s->recv_armed || s->send_armed || s->poll_armed ||
 	    s->fd_open || s->starved || s->pending)
 		return;
-	assert(s->queued_bid < 0);
+	assert(!has_queued(s));
 	if (s->prev_all)
 		s->prev_all->next_all = s->next_all;
 	else
@@ -401,10 +442,12 @@ static void on_recv(struct uring_poller *up, struct usock *s,
 		int bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		assert(bid >= 0 && bid < RECV_BUFS && up->buf_owner[bid] == 0);
 		up->buf_owner[bid] = s->fd + 1;
+		up->free_bufs--;
 		if (s->detached || cqe->res <= 0) {
 			give_back(up, bid);
 		} else {
 			s->queued_bid = bid;
+			s->queued_batch = up->batch;
 			s->queued_off = 0;
 			s->queued_len = (uint32_t)cqe->res;
 		}
@@ -527,6 +570,9 @@ static int uring_wait(struct hd_poller *p, struct hd_event *events, int max,
 		      int timeout_ms)
 {
 	struct uring_poller *up = (struct uring_poller *)p;
+	up->batch++;
+	if (up->free_bufs < RECV_BUFS / 4)
+		spill_held(up);
 	if (up->closing) {
 		expire_closing(up, now_ms());
 		if (up->closing && (timeout_ms < 0 || timeout_ms > 100))
@@ -650,13 +696,13 @@ static ssize_t uring_read(void *io, int fd, void *buf, size_t len)
 		ssize_t n = read(fd, buf, len);
 		return n < 0 ? -errno : n;
 	}
-	if (s->queued_bid >= 0) {
+	if (has_queued(s)) {
 		uint32_t left = s->queued_len - s->queued_off;
 		size_t n = len < left ? len : left;
-		memcpy(buf,
-		       up->bufs + (size_t)s->queued_bid * RECV_BUF_LEN +
-			       s->queued_off,
-		       n);
+		const char *from = s->spill ? s->spill
+					    : up->bufs + (size_t)s->queued_bid *
+								 RECV_BUF_LEN;
+		memcpy(buf, from + s->queued_off, n);
 		s->queued_off += (uint32_t)n;
 		if (s->queued_off == s->queued_len) {
 			drop_queued(up, s);
@@ -671,7 +717,7 @@ static ssize_t uring_read(void *io, int fd, void *buf, size_t len)
 		 * completion already posted is taken in first (conn.c closes
 		 * a draining connection whose read says EAGAIN). */
 		absorb(up);
-		if (s->queued_bid >= 0)
+		if (has_queued(s))
 			return uring_read(io, fd, buf, len);
 	}
 	if (s->err)
@@ -800,6 +846,7 @@ static int setup_buffers(struct uring_poller *up)
 			up->br, up->bufs + (size_t)i * RECV_BUF_LEN,
 			RECV_BUF_LEN, (unsigned short)i, up->buf_mask, i);
 	io_uring_buf_ring_advance(up->br, RECV_BUFS);
+	up->free_bufs = RECV_BUFS;
 	return 0;
 }
 

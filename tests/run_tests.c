@@ -39,6 +39,7 @@ int main(void)
 		       "'make deps' installs it)\n");
 	srunner_add_suite(sr, teaching_suite());
 	srunner_add_suite(sr, ladder_suite());
+	srunner_add_suite(sr, uring_suite());
 	srunner_add_suite(sr, lab_suite());
 	srunner_add_suite(sr, systemd_suite());
 	srunner_run_all(sr, CK_NORMAL);

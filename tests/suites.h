@@ -23,6 +23,8 @@ Suite *ladder_suite(void);
 /* Every exercise of docs/lab.md, as the sheet runs it. */
 Suite *lab_suite(void);
 Suite *sim_suite(void);
+/* The io_uring poller's own hazards (fd reuse, dry ring, partial sends). */
+Suite *uring_suite(void);
 Suite *systemd_suite(void);
 enum hd_test_mode {
 	HD_TEST_EPOLL_EDGE,
