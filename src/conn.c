@@ -383,7 +383,7 @@ static ssize_t read_some(struct hd_loop *loop, struct hd_conn *c)
 		loop->stats.bytes_in += (uint64_t)n;
 	else if (n == -EAGAIN || n == -EWOULDBLOCK)
 		loop->stats.read_eagain++;
-	if (__builtin_expect(loop->trace != NULL, 0))
+	if (HD_TRACING(loop->trace))
 		trace_read(loop, c, n);
 	return n;
 }

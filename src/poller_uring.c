@@ -184,7 +184,7 @@ static void arm_send(struct uring_poller *up, struct usock *s)
 			   MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, tag(s, OP_SEND));
 	s->send_armed = true;
-	if (__builtin_expect(up->base.trace != NULL, 0))
+	if (HD_TRACING(up->base.trace))
 		hd_trace_say(up->base.trace, "send SQE fd %d, %u bytes", s->fd,
 			     s->sflight);
 }
@@ -452,7 +452,7 @@ static void on_recv(struct uring_poller *up, struct usock *s,
 			s->queued_len = (uint32_t)cqe->res;
 		}
 	}
-	if (__builtin_expect(up->base.trace != NULL, 0))
+	if (HD_TRACING(up->base.trace))
 		hd_trace_say(up->base.trace, "recv CQE fd %d = %d", s->fd,
 			     cqe->res);
 	if (s->detached) {
@@ -478,7 +478,7 @@ static void on_send(struct uring_poller *up, struct usock *s,
 		    const struct io_uring_cqe *cqe)
 {
 	s->send_armed = false;
-	if (__builtin_expect(up->base.trace != NULL, 0))
+	if (HD_TRACING(up->base.trace))
 		hd_trace_say(up->base.trace, "send CQE fd %d = %d", s->fd,
 			     cqe->res);
 	if (cqe->res < 0) {
@@ -594,7 +594,7 @@ static int uring_wait(struct hd_poller *p, struct hd_event *events, int max,
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY)
 		return ret;
 	unsigned reaped = absorb(up);
-	if (__builtin_expect(p->trace != NULL, 0))
+	if (HD_TRACING(p->trace))
 		hd_trace_say(p->trace,
 			     "io_uring_enter: submitted %u, reaped %u",
 			     submitting, reaped);

@@ -286,7 +286,7 @@ static int accept_ready(struct hd_worker *w, struct hd_listener *l)
 				 w->poller->blocking
 					 ? SOCK_CLOEXEC
 					 : SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (__builtin_expect(w->loop.trace != NULL, 0))
+		if (HD_TRACING(w->loop.trace))
 			trace_accept(w, l->fd, fd);
 		if (fd >= 0) {
 			got++;
@@ -511,7 +511,7 @@ void *hd_worker_run(void *arg)
 				w->poller->ops->name, strerror(-n));
 			break;
 		}
-		if (__builtin_expect(w->loop.trace != NULL, 0))
+		if (HD_TRACING(w->loop.trace))
 			trace_wait(w, events, n);
 		refresh_date(w);
 		note_phase(w);

@@ -109,7 +109,7 @@ struct hd_poller *hd_poller_probe_new(const char *name, hd_poll_probe_fn probe,
 static inline int hd_poller_add(struct hd_poller *p, int fd, void *ptr,
 				uint32_t events)
 {
-	if (__builtin_expect(p->trace != NULL, 0))
+	if (HD_TRACING(p->trace))
 		hd_poller_trace_ctl(p, "ADD", fd, events);
 	return p->ops->add(p, fd, ptr, events);
 }
@@ -117,7 +117,7 @@ static inline int hd_poller_add(struct hd_poller *p, int fd, void *ptr,
 static inline int hd_poller_mod(struct hd_poller *p, int fd, void *ptr,
 				uint32_t events)
 {
-	if (__builtin_expect(p->trace != NULL, 0))
+	if (HD_TRACING(p->trace))
 		hd_poller_trace_ctl(p, "MOD", fd, events);
 	return p->ops->mod(p, fd, ptr, events);
 }

@@ -22,9 +22,18 @@ struct hd_trace {
 __attribute__((format(printf, 2, 3))) void hd_trace_say(struct hd_trace *t,
 							const char *fmt, ...);
 
+/* Whether t narrates: one branch on a pointer that is NULL unless
+ * --trace is on. -DHD_NO_TRACE compiles every such branch out, to
+ * measure what they cost (docs/edge-vs-level.md, section 11). */
+#ifdef HD_NO_TRACE
+#define HD_TRACING(t) ((void)(t), 0)
+#else
+#define HD_TRACING(t) __builtin_expect((t) != NULL, 0)
+#endif
+
 #define HD_TRACE(t, ...)                                                       \
 	do {                                                                   \
-		if (__builtin_expect((t) != NULL, 0))                          \
+		if (HD_TRACING(t))                                             \
 			hd_trace_say((t), __VA_ARGS__);                        \
 	} while (0)
 
