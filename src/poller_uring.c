@@ -96,6 +96,7 @@ struct usock {
 	uint32_t shead, stail,
 		sflight;	    /* sent up to, filled up to, in flight */
 	uint64_t close_deadline_ms; /* detached with sends pending */
+	uint64_t progress_ms; /* the kernel last took a byte (or began to wait) */
 	uint32_t pend_ev;	    /* events to report, HD_EV_* */
 	bool pending;		    /* in the list of them */
 	struct usock *next_pending;
@@ -179,6 +180,8 @@ static void arm_send(struct uring_poller *up, struct usock *s)
 		s->err = -ENOMEM;
 		return;
 	}
+	if (!s->shead)
+		s->progress_ms = now_ms(); /* from here the wait counts */
 	s->sflight = s->stail - s->shead;
 	io_uring_prep_send(sqe, s->fd, s->sbuf + s->shead, s->sflight,
 			   MSG_NOSIGNAL);
@@ -487,6 +490,8 @@ static void on_send(struct uring_poller *up, struct usock *s,
 		s->shead = s->stail = 0;
 	} else {
 		s->shead += (uint32_t)cqe->res;
+		if (cqe->res > 0)
+			s->progress_ms = now_ms();
 	}
 	s->sflight = 0;
 	if (s->shead == s->stail) {
@@ -803,10 +808,13 @@ static void uring_close(void *io, int fd)
 		cancel(up, s, OP_RECV);
 		s->recv_cancelled = true;
 	}
-	if (sends_pending(s)) {
-		/* Keep the descriptor (so its number is not reused) until
-		 * the answer is out or write_timeout gives up on it. */
-		s->close_deadline_ms = now_ms() + up->write_timeout_ms;
+	/* Keep the descriptor (so its number is not reused) until the
+	 * answer is out or write_timeout gives up on it, counted as conn.c
+	 * counts it: from the last byte the kernel took. A connection
+	 * conn.c dropped for its write timeout is past it already and goes
+	 * now, not a second write_timeout later. */
+	s->close_deadline_ms = s->progress_ms + up->write_timeout_ms;
+	if (sends_pending(s) && now_ms() < s->close_deadline_ms) {
 		s->next_closing = up->closing;
 		up->closing = s;
 		return;
