@@ -96,9 +96,10 @@ struct usock {
 	uint32_t shead, stail,
 		sflight;	    /* sent up to, filled up to, in flight */
 	uint64_t close_deadline_ms; /* detached with sends pending */
-	uint64_t progress_ms; /* the kernel last took a byte (or began to wait) */
-	uint32_t pend_ev;	    /* events to report, HD_EV_* */
-	bool pending;		    /* in the list of them */
+	uint64_t progress_ms; /* the kernel last took a byte (or began to wait)
+			       */
+	uint32_t pend_ev;     /* events to report, HD_EV_* */
+	bool pending;	      /* in the list of them */
 	struct usock *next_pending;
 	struct usock *next_starved;
 	struct usock *next_closing;
