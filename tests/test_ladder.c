@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "harness.h"
 #include "suites.h"
@@ -274,6 +275,73 @@ START_TEST(uring_buffer_ring_running_dry_loses_nothing)
 }
 END_TEST
 
+/* A connection to 127.0.0.1:port whose kernel buffers are small: a tiny
+ * receive buffer and MSS (set before connect, so the handshake carries
+ * them), so a client that stops reading backs the server's output up
+ * after a few tens of kilobytes. */
+static int connect_small(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	int rcv = 4096, mss = 536;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Clients that stop reading cannot take the ring from the others: 300
+ * of them (more than its 256 buffers) each get conn.c to pause for
+ * backpressure, then send one more request, whose receive completes
+ * into a provided buffer that nobody reads while paused. A polite
+ * client that comes next must still be answered at once, not after
+ * write_timeout frees the ring. */
+START_TEST(uring_paused_clients_do_not_starve_the_ring)
+{
+	enum { HOSTILE = 300 };
+	static char body[32 * 1024 + 1];
+	memset(body, 'x', sizeof(body) - 1);
+	char body_path[64], conf[256];
+	snprintf(body_path, sizeof(body_path), "%s", temp_file(body));
+	snprintf(conf, sizeof(conf),
+		 "body_file %s\nmax_pending_output 4k\nwrite_timeout 30s\n",
+		 body_path);
+	const char *conf_path = temp_file(conf);
+	server_startf(&srv, "-w 1 --poller uring -c %s", conf_path);
+	static int fds[HOSTILE];
+	for (int i = 0; i < HOSTILE; i++) {
+		fds[i] = connect_small(srv.port);
+		for (int k = 0; k < 4; k++)
+			send_str(fds[i], get_root);
+	}
+	usleep(300 * 1000); /* each one's answers back up: paused */
+	for (int i = 0; i < HOSTILE; i++)
+		send_str(fds[i], get_root);
+	usleep(300 * 1000); /* and each one's last receive completes */
+	struct reader r;
+	client_open(&r, srv.port);
+	usleep(100 * 1000);
+	struct response resp;
+	send_str(r.fd, get_root);
+	long long t0 = now_ms();
+	bool answered = read_response(&r, &resp, 3000);
+	printf("uring: a polite client after %d paused ones: %s in %lld ms\n",
+	       HOSTILE, answered ? "answered" : "not answered", now_ms() - t0);
+	ck_assert_msg(answered, "the ring ran dry for the polite client");
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+	client_close(&r);
+	for (int i = 0; i < HOSTILE; i++)
+		close(fds[i]);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+	unlink(conf_path);
+	unlink(body_path);
+}
+END_TEST
+
 /* The completion rung narrates submissions and completions, not
  * readiness: one io_uring_enter per turn, a receive's completion with
  * its byte count, sends as submissions and their completions. */
@@ -436,6 +504,7 @@ Suite *ladder_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, uring_buffer_ring_running_dry_loses_nothing);
 	tcase_add_test(tc, uring_trace_shows_completions);
+	tcase_add_test(tc, uring_paused_clients_do_not_starve_the_ring);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trace");
 	tcase_set_timeout(tc, 30);
