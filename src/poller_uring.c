@@ -329,6 +329,18 @@ static void unlink_closing(struct uring_poller *up, struct usock *s)
 		}
 }
 
+/* Hands the kernel every entry queued so far. Done before a descriptor
+ * is closed: an entry is resolved to a file when it is submitted, not
+ * when it is prepared, so one still queued that names the number (a
+ * receive re-armed in this very event) would go to whatever socket
+ * takes the number next, in any worker (descriptors are the process's),
+ * and take that client's bytes. */
+static void submit_before_close(struct uring_poller *up)
+{
+	if (io_uring_sq_ready(&up->ring))
+		io_uring_submit(&up->ring);
+}
+
 /* The descriptor goes now: what was to be sent is sent, or given up. */
 static void close_now(struct uring_poller *up, struct usock *s)
 {
@@ -342,6 +354,7 @@ static void close_now(struct uring_poller *up, struct usock *s)
 	}
 	if (s->fd_open) {
 		unlink_closing(up, s);
+		submit_before_close(up);
 		close(s->fd);
 		s->fd_open = false;
 	}
@@ -419,6 +432,7 @@ static void uring_forget(struct hd_poller *p, int fd)
 	s->poll_wanted = false;
 	if (s->poll_armed)
 		cancel(up, s, OP_POLL);
+	submit_before_close(up); /* the owner closes fd next */
 	maybe_free(up, s);
 }
 
@@ -790,7 +804,7 @@ static void uring_close(void *io, int fd)
 	struct usock *s = lookup(up, fd);
 	if (!s) {
 		take_preblocked(up, fd);
-		close(fd);
+		close(fd); /* never watched: no entry names it */
 		return;
 	}
 	up->by_fd[fd] = NULL;

@@ -342,6 +342,55 @@ START_TEST(uring_paused_clients_do_not_starve_the_ring)
 }
 END_TEST
 
+/* A receive queued for a closed connection must not take the next
+ * connection's bytes. Connection A lingers (lingering_bytes 0); with the
+ * server stopped, A sends more and B connects and sends its request; on
+ * resume one batch reads A's bytes (re-arming its receive: an SQE that
+ * names A's descriptor number, not yet submitted), closes A (its
+ * lingering bytes are spent) and accepts B, which gets A's number. If
+ * that SQE goes to the kernel after the close, it receives on B's
+ * socket and B's request vanishes: B must be answered, every round. */
+START_TEST(uring_queued_receive_does_not_take_a_reused_descriptor)
+{
+	enum { ROUNDS = 10 };
+	static const char closing[] = "GET / HTTP/1.1\r\nHost: t\r\n"
+				      "Connection: close\r\n\r\nXX";
+	char conf[64];
+	snprintf(conf, sizeof(conf), "%s",
+		 temp_file("read_after_accept off\nlingering_bytes 0\n"));
+	server_startf(&srv, "-w 1 --poller uring -c %s", conf);
+	int lost = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		struct reader a, b;
+		struct response resp;
+		client_open(&a, srv.port);
+		send_str(a.fd, closing);
+		ck_assert(read_response(&a, &resp, ANSWER_MS));
+		response_free(&resp);
+		usleep(50 * 1000); /* A lingers, its receive armed */
+		ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+		send_str(a.fd, "more");
+		client_open(&b, srv.port);
+		send_str(b.fd, get_root);
+		usleep(50 * 1000);
+		ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
+		if (read_response(&b, &resp, 2000)) {
+			ck_assert_int_eq(resp.status, 200);
+			response_free(&resp);
+		} else {
+			lost++;
+		}
+		client_close(&a);
+		client_close(&b);
+	}
+	printf("uring: %d of %d requests lost to a reused descriptor\n", lost,
+	       ROUNDS);
+	ck_assert_int_eq(lost, 0);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+	unlink(conf);
+}
+END_TEST
+
 /* The completion rung narrates submissions and completions, not
  * readiness: one io_uring_enter per turn, a receive's completion with
  * its byte count, sends as submissions and their completions. */
@@ -505,6 +554,8 @@ Suite *ladder_suite(void)
 	tcase_add_test(tc, uring_buffer_ring_running_dry_loses_nothing);
 	tcase_add_test(tc, uring_trace_shows_completions);
 	tcase_add_test(tc, uring_paused_clients_do_not_starve_the_ring);
+	tcase_add_test(tc,
+		       uring_queued_receive_does_not_take_a_reused_descriptor);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trace");
 	tcase_set_timeout(tc, 30);
