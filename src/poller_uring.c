@@ -91,6 +91,8 @@ struct usock {
 	int queued_bid;	       /* the completed buffer, or -1 */
 	char *spill;	       /* or its bytes, copied out of the ring */
 	uint64_t queued_batch; /* the wait() that queued it */
+	bool queued_full; /* the receive filled its buffer: more may wait */
+	bool plain;	  /* so read(2) until a short read, then arm again */
 	uint32_t queued_off, queued_len;
 	char *sbuf; /* SEND_CAP bytes while output is pending */
 	uint32_t shead, stail,
@@ -468,6 +470,7 @@ static void on_recv(struct uring_poller *up, struct usock *s,
 			s->queued_batch = up->batch;
 			s->queued_off = 0;
 			s->queued_len = (uint32_t)cqe->res;
+			s->queued_full = cqe->res == RECV_BUF_LEN;
 		}
 	}
 	if (__builtin_expect(up->base.trace != NULL, 0))
@@ -708,6 +711,34 @@ static bool take_preblocked(struct uring_poller *up, int fd)
 	return was;
 }
 
+/* A receive that filled its buffer says nothing of what is left: conn.c
+ * takes a read shorter than it asked for as a drained socket (epoll(7)),
+ * and closes without lingering on it, which would reset a connection
+ * with bytes still unread. So after a full buffer the socket is read
+ * with read(2), no receive in flight to race it, until a read comes
+ * back short; then the receive is armed again. got bytes are in buf. */
+static ssize_t read_plain(struct uring_poller *up, struct usock *s, char *buf,
+			  size_t len, size_t got)
+{
+	ssize_t n;
+	do
+		n = read(s->fd, buf + got, len - got);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		s->eof = true;
+	else if (n < 0 && errno != EAGAIN)
+		s->err = -errno;
+	if (n < (ssize_t)(len - got)) { /* drained (or ended) */
+		s->plain = false;
+		arm_recv(up, s);
+	}
+	if (n > 0)
+		return (ssize_t)got + n;
+	if (got)
+		return (ssize_t)got;
+	return n == 0 ? 0 : s->err ? s->err : -EAGAIN;
+}
+
 static ssize_t uring_read(void *io, int fd, void *buf, size_t len)
 {
 	struct uring_poller *up = io;
@@ -716,22 +747,28 @@ static ssize_t uring_read(void *io, int fd, void *buf, size_t len)
 		ssize_t n = read(fd, buf, len);
 		return n < 0 ? -errno : n;
 	}
+	size_t got = 0;
 	if (has_queued(s)) {
 		uint32_t left = s->queued_len - s->queued_off;
-		size_t n = len < left ? len : left;
+		got = len < left ? len : left;
 		const char *from = s->spill ? s->spill
 					    : up->bufs + (size_t)s->queued_bid *
 								 RECV_BUF_LEN;
-		memcpy(buf, from + s->queued_off, n);
-		s->queued_off += (uint32_t)n;
-		if (s->queued_off == s->queued_len) {
-			drop_queued(up, s);
-			/* conn.c may stop at this short read: the next
-			 * receive goes out now, not at its EAGAIN. */
+		memcpy(buf, from + s->queued_off, got);
+		s->queued_off += (uint32_t)got;
+		if (s->queued_off < s->queued_len)
+			return (ssize_t)got;
+		s->plain = s->queued_full;
+		drop_queued(up, s);
+		/* conn.c may stop at this short read: the next receive
+		 * goes out now, not at its EAGAIN. */
+		if (!s->plain)
 			arm_recv(up, s);
-		}
-		return (ssize_t)n;
 	}
+	if (s->plain && got < len)
+		return read_plain(up, s, buf, len, got);
+	if (got)
+		return (ssize_t)got;
 	if (s->recv_armed && io_uring_cq_ready(&up->ring)) {
 		/* EAGAIN must mean "nothing came", as from a socket: a
 		 * completion already posted is taken in first (conn.c closes

@@ -277,15 +277,16 @@ END_TEST
 
 /* A connection to 127.0.0.1:port whose kernel buffers are small: a tiny
  * receive buffer and MSS (set before connect, so the handshake carries
- * them), so a client that stops reading backs the server's output up
- * after a few tens of kilobytes. */
-static int connect_small(int port)
+ * them; mss 0: the default), so a client that stops reading backs the server's
+ * output up after a few tens of kilobytes. */
+static int connect_small(int port, int mss)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
-	int rcv = 4096, mss = 536;
+	int rcv = 4096;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+	if (mss)
+		setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -313,7 +314,7 @@ START_TEST(uring_paused_clients_do_not_starve_the_ring)
 	server_startf(&srv, "-w 1 --poller uring -c %s", conf_path);
 	static int fds[HOSTILE];
 	for (int i = 0; i < HOSTILE; i++) {
-		fds[i] = connect_small(srv.port);
+		fds[i] = connect_small(srv.port, 536);
 		for (int k = 0; k < 4; k++)
 			send_str(fds[i], get_root);
 	}
@@ -388,6 +389,53 @@ START_TEST(uring_queued_receive_does_not_take_a_reused_descriptor)
 	ck_assert_int_eq(lost, 0);
 	ck_assert_int_eq(server_stop(&srv, 5000), 0);
 	unlink(conf);
+}
+END_TEST
+
+/* A read shorter than asked means the socket was drained (epoll(7)),
+ * which conn.c relies on: a Connection: close answered with the socket
+ * drained closes without lingering. A receive fills at most one
+ * provided buffer (16 KiB) of a 64 KiB read, so here the last request,
+ * Connection: close, ends exactly at a buffer's end and 40,000 more
+ * bytes follow in the same write. The server must not take the buffer
+ * for all there was: closing with those bytes unread would reset the
+ * connection and destroy the answers a client with a small window has
+ * not taken in yet. */
+START_TEST(uring_a_full_buffer_is_not_a_drained_socket)
+{
+	enum { REQS = 64, REQ_LEN = 256, JUNK = 40000 };
+	static char data[REQS * REQ_LEN + JUNK + 1];
+	size_t off = 0;
+	for (int i = 0; i < REQS; i++) {
+		const char *head =
+			i == REQS - 1 ? "GET / HTTP/1.1\r\nHost: t\r\n"
+					"Connection: close\r\nX-Pad: "
+				      : "GET / HTTP/1.1\r\nHost: t\r\nX-Pad: ";
+		size_t hl = strlen(head), pad = REQ_LEN - hl - 4;
+		memcpy(data + off, head, hl);
+		memset(data + off + hl, 'p', pad);
+		memcpy(data + off + hl + pad, "\r\n\r\n", 4);
+		off += REQ_LEN;
+	}
+	memset(data + off, 'x', JUNK);
+	server_start(&srv, "-w 1 --poller uring");
+	int fd = connect_small(srv.port, 0);
+	struct reader r;
+	reader_init(&r, fd);
+	usleep(100 * 1000); /* accepted, its receive armed */
+	send_all(fd, data, sizeof(data) - 1);
+	usleep(300 * 1000); /* the server answers, closes or lingers */
+	int answered = 0;
+	struct response resp;
+	while (answered < REQS && read_response(&r, &resp, 2000)) {
+		response_free(&resp);
+		answered++;
+	}
+	printf("uring: %d of %d answers before a close with input unread\n",
+	       answered, REQS);
+	ck_assert_int_eq(answered, REQS);
+	client_close(&r);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
 }
 END_TEST
 
@@ -554,6 +602,7 @@ Suite *ladder_suite(void)
 	tcase_add_test(tc, uring_buffer_ring_running_dry_loses_nothing);
 	tcase_add_test(tc, uring_trace_shows_completions);
 	tcase_add_test(tc, uring_paused_clients_do_not_starve_the_ring);
+	tcase_add_test(tc, uring_a_full_buffer_is_not_a_drained_socket);
 	tcase_add_test(tc,
 		       uring_queued_receive_does_not_take_a_reused_descriptor);
 	suite_add_tcase(s, tc);
