@@ -96,8 +96,7 @@ struct usock {
 	uint32_t queued_off, queued_len;
 	char *sbuf; /* SEND_CAP bytes while output is pending */
 	uint32_t shead, stail,
-		sflight;	    /* sent up to, filled up to, in flight */
-	uint64_t close_deadline_ms; /* detached with sends pending */
+		sflight;      /* sent up to, filled up to, in flight */
 	uint64_t progress_ms; /* the kernel last took a byte (or began to wait)
 			       */
 	uint32_t pend_ev;     /* events to report, HD_EV_* */
@@ -565,12 +564,13 @@ static void on_cqe(struct uring_poller *up, const struct io_uring_cqe *cqe)
 }
 
 /* Detached sockets whose sends never finished (a client that stopped
- * reading): given up at their deadline. */
+ * reading): given up once the kernel has taken nothing for write_timeout,
+ * however long the answer has been going out. */
 static void expire_closing(struct uring_poller *up, uint64_t now)
 {
 	for (struct usock *s = up->closing, *next; s; s = next) {
 		next = s->next_closing;
-		if (now >= s->close_deadline_ms)
+		if (now >= s->progress_ms + up->write_timeout_ms)
 			close_now(up, s);
 	}
 }
@@ -865,8 +865,8 @@ static void uring_close(void *io, int fd)
 	 * counts it: from the last byte the kernel took. A connection
 	 * conn.c dropped for its write timeout is past it already and goes
 	 * now, not a second write_timeout later. */
-	s->close_deadline_ms = s->progress_ms + up->write_timeout_ms;
-	if (sends_pending(s) && now_ms() < s->close_deadline_ms) {
+	if (sends_pending(s) &&
+	    now_ms() < s->progress_ms + up->write_timeout_ms) {
 		s->next_closing = up->closing;
 		up->closing = s;
 		return;
