@@ -645,7 +645,19 @@ static int uring_wait(struct hd_poller *p, struct hd_event *events, int max,
 static void uring_destroy(struct hd_poller *p)
 {
 	struct uring_poller *up = (struct uring_poller *)p;
-	/* Every operation ends with the ring; then no state can be named. */
+	/* What was handed over but not yet submitted (the answers of the
+	 * last batch, when a stop ends the loop right after it) goes to the
+	 * kernel first: a send to a socket with room completes at once, as
+	 * send(2) would have, and its bytes go out after the close. What
+	 * must still wait is cancelled, synchronously, before the memory
+	 * it names is freed; then no state can be named. */
+	if (io_uring_sq_ready(&up->ring))
+		io_uring_submit(&up->ring);
+	struct io_uring_sync_cancel_reg every = {
+		.fd = -1,
+		.flags = IORING_ASYNC_CANCEL_ANY,
+		.timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	io_uring_register_sync_cancel(&up->ring, &every);
 	io_uring_queue_exit(&up->ring);
 	for (struct usock *s = up->all, *next; s; s = next) {
 		next = s->next_all;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,9 @@
 #include <netinet/tcp.h>
 
 #include "harness.h"
+#include "hellod/conn.h"
+#include "hellod/loop.h"
+#include "hellod/poller.h"
 #include "suites.h"
 
 #define ANSWER_MS  3000
@@ -439,6 +443,35 @@ START_TEST(uring_a_full_buffer_is_not_a_drained_socket)
 }
 END_TEST
 
+/* SIGINT stops a worker at the top of its loop, right after a batch
+ * whose answers conn.c handed to the poller's send; the loop closes its
+ * connections and the poller is destroyed. With epoll those answers are
+ * in the kernel already and go out; here they were only queued, and
+ * must not be dropped with the ring. The poller alone, on a socket
+ * pair: an answer sent, the socket closed, the poller destroyed. */
+START_TEST(uring_answer_queued_before_stop_goes_out)
+{
+	int sv[2];
+	ck_assert_int_eq(
+		socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	struct hd_poller *p = hd_poller_uring_new(1000);
+	ck_assert_ptr_nonnull(p);
+	uint8_t handle = HD_HANDLE_CONN;
+	ck_assert_int_eq(
+		hd_poller_add(p, sv[0], &handle, HD_EV_READ | HD_EV_WRITE), 0);
+	ck_assert_int_eq(hd_uring_io.send(p, sv[0], "hello", 5), 5);
+	hd_uring_io.close(p, sv[0]);
+	hd_poller_destroy(p);
+	struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	char buf[16] = "";
+	ssize_t n = read(sv[1], buf, sizeof(buf) - 1);
+	ck_assert_msg(n == 5 && !memcmp(buf, "hello", 5),
+		      "the queued answer was dropped (read %zd)", n);
+	close(sv[1]);
+}
+END_TEST
+
 /* The completion rung narrates submissions and completions, not
  * readiness: one io_uring_enter per turn, a receive's completion with
  * its byte count, sends as submissions and their completions. */
@@ -603,6 +636,7 @@ Suite *ladder_suite(void)
 	tcase_add_test(tc, uring_trace_shows_completions);
 	tcase_add_test(tc, uring_paused_clients_do_not_starve_the_ring);
 	tcase_add_test(tc, uring_a_full_buffer_is_not_a_drained_socket);
+	tcase_add_test(tc, uring_answer_queued_before_stop_goes_out);
 	tcase_add_test(tc,
 		       uring_queued_receive_does_not_take_a_reused_descriptor);
 	suite_add_tcase(s, tc);
