@@ -7,7 +7,8 @@
  * queue entries, and reaps completions: "received 27 bytes into buffer
  * 12", "sent 131 bytes". One io_uring_enter per turn of the loop both
  * submits everything queued since the last one and waits for what
- * completed; no read or send system call is made for a watched socket.
+ * completed; no send system call is made for a watched socket, and a
+ * read only after a receive filled its whole buffer (see below).
  *
  * How it fits conn.c, which reads and sends through struct hd_io_ops:
  *
@@ -24,6 +25,12 @@
  *   hd_uring_io's read copies from the queued buffer, returns it to the
  *   ring, and says EAGAIN when nothing is queued; a completion reports
  *   HD_EV_READ, edge-style (conn.c reads until EAGAIN or a short read).
+ *   A short read must still mean a drained socket: after a receive that
+ *   filled its buffer the socket is read with read(2) until a read
+ *   comes back short, and only then is a receive armed again. While
+ *   sockets wait for a buffer (the ring ran dry), the buffers others
+ *   hold unread across a batch are copied into their own memory and
+ *   returned, so clients that stop reading cannot starve the rest.
  * - Sends: hd_uring_io's send copies into the socket's own send buffer
  *   (SEND_CAP bytes, allocated while output is pending) and submits one
  *   send for what is there; bytes the buffer cannot take get EAGAIN, as
@@ -31,8 +38,12 @@
  *   reports HD_EV_WRITE. A send's error is kept and returned by the next
  *   send and read, so conn.c drops the connection as it would on EPIPE.
  * - shutdown and close wait for the socket's pending sends (an answer
- *   followed by a close must not be cut), at most write_timeout; then
- *   the armed receive is cancelled and the descriptor closed.
+ *   followed by a close must not be cut) until the kernel has taken
+ *   nothing for write_timeout (as conn.c counts it, so a connection it
+ *   dropped for that goes at once); then the armed receive is cancelled
+ *   and the descriptor closed, after every queued entry was submitted:
+ *   an entry is resolved to a file at submission, and one naming a
+ *   closed number would act on the socket that reuses it.
  * - Listeners and the wake eventfd stay readiness-based: a multishot
  *   poll reports them and the worker accepts until EAGAIN as in every
  *   mode (so EMFILE shedding and the accept counters stay the same).
