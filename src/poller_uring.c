@@ -27,10 +27,7 @@
  *   HD_EV_READ, edge-style (conn.c reads until EAGAIN or a short read).
  *   A short read must still mean a drained socket: after a receive that
  *   filled its buffer the socket is read with read(2) until a read
- *   comes back short, and only then is a receive armed again. While
- *   sockets wait for a buffer (the ring ran dry), the buffers others
- *   hold unread across a batch are copied into their own memory and
- *   returned, so clients that stop reading cannot starve the rest.
+ *   comes back short, and only then is a receive armed again.
  * - Sends: hd_uring_io's send copies into the socket's own send buffer
  *   (SEND_CAP bytes, allocated while output is pending) and submits one
  *   send for what is there; bytes the buffer cannot take get EAGAIN, as
@@ -674,6 +671,7 @@ static void uring_destroy(struct hd_poller *p)
 		next = s->next_all;
 		if (s->detached && s->fd_open)
 			close(s->fd); /* its answer was still going out */
+		free(s->spill);
 		free(s->sbuf);
 		free(s);
 		up->live--;
