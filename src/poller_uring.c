@@ -160,6 +160,11 @@ static struct io_uring_sqe *get_sqe(struct uring_poller *up)
 	return sqe;
 }
 
+static bool has_queued(const struct usock *s)
+{
+	return s->queued_bid >= 0 || s->spill;
+}
+
 static uint64_t tag(struct usock *s, enum op op)
 {
 	return (uint64_t)(uintptr_t)s | op;
@@ -224,11 +229,6 @@ static void cancel(struct uring_poller *up, struct usock *s, enum op op)
 }
 
 /* ---- buffers ---- */
-
-static bool has_queued(const struct usock *s)
-{
-	return s->queued_bid >= 0 || s->spill;
-}
 
 static void give_back(struct uring_poller *up, int bid)
 {
