@@ -7,7 +7,8 @@
  * queue entries, and reaps completions: "received 27 bytes into buffer
  * 12", "sent 131 bytes". One io_uring_enter per turn of the loop both
  * submits everything queued since the last one and waits for what
- * completed; no read or send system call is made for a watched socket.
+ * completed; no send system call is made for a watched socket, and a
+ * read only after a receive filled its whole buffer (see below).
  *
  * How it fits conn.c, which reads and sends through struct hd_io_ops:
  *
@@ -24,6 +25,9 @@
  *   hd_uring_io's read copies from the queued buffer, returns it to the
  *   ring, and says EAGAIN when nothing is queued; a completion reports
  *   HD_EV_READ, edge-style (conn.c reads until EAGAIN or a short read).
+ *   A short read must still mean a drained socket: after a receive that
+ *   filled its buffer the socket is read with read(2) until a read
+ *   comes back short, and only then is a receive armed again.
  * - Sends: hd_uring_io's send copies into the socket's own send buffer
  *   (SEND_CAP bytes, allocated while output is pending) and submits one
  *   send for what is there; bytes the buffer cannot take get EAGAIN, as
@@ -31,8 +35,12 @@
  *   reports HD_EV_WRITE. A send's error is kept and returned by the next
  *   send and read, so conn.c drops the connection as it would on EPIPE.
  * - shutdown and close wait for the socket's pending sends (an answer
- *   followed by a close must not be cut), at most write_timeout; then
- *   the armed receive is cancelled and the descriptor closed.
+ *   followed by a close must not be cut) until the kernel has taken
+ *   nothing for write_timeout (as conn.c counts it, so a connection it
+ *   dropped for that goes at once); then the armed receive is cancelled
+ *   and the descriptor closed, after every queued entry was submitted:
+ *   an entry is resolved to a file at submission, and one naming a
+ *   closed number would act on the socket that reuses it.
  * - Listeners and the wake eventfd stay readiness-based: a multishot
  *   poll reports them and the worker accepts until EAGAIN as in every
  *   mode (so EMFILE shedding and the accept counters stay the same).
@@ -91,13 +99,16 @@ struct usock {
 	int queued_bid;	       /* the completed buffer, or -1 */
 	char *spill;	       /* or its bytes, copied out of the ring */
 	uint64_t queued_batch; /* the wait() that queued it */
+	bool queued_full; /* the receive filled its buffer: more may wait */
+	bool plain;	  /* so read(2) until a short read, then arm again */
 	uint32_t queued_off, queued_len;
 	char *sbuf; /* SEND_CAP bytes while output is pending */
 	uint32_t shead, stail,
-		sflight;	    /* sent up to, filled up to, in flight */
-	uint64_t close_deadline_ms; /* detached with sends pending */
-	uint32_t pend_ev;	    /* events to report, HD_EV_* */
-	bool pending;		    /* in the list of them */
+		sflight;      /* sent up to, filled up to, in flight */
+	uint64_t progress_ms; /* the kernel last took a byte (or began to wait)
+			       */
+	uint32_t pend_ev;     /* events to report, HD_EV_* */
+	bool pending;	      /* in the list of them */
 	struct usock *next_pending;
 	struct usock *next_starved;
 	struct usock *next_closing;
@@ -149,6 +160,11 @@ static struct io_uring_sqe *get_sqe(struct uring_poller *up)
 	return sqe;
 }
 
+static bool has_queued(const struct usock *s)
+{
+	return s->queued_bid >= 0 || s->spill;
+}
+
 static uint64_t tag(struct usock *s, enum op op)
 {
 	return (uint64_t)(uintptr_t)s | op;
@@ -179,6 +195,8 @@ static void arm_send(struct uring_poller *up, struct usock *s)
 		s->err = -ENOMEM;
 		return;
 	}
+	if (!s->shead)
+		s->progress_ms = now_ms(); /* from here the wait counts */
 	s->sflight = s->stail - s->shead;
 	io_uring_prep_send(sqe, s->fd, s->sbuf + s->shead, s->sflight,
 			   MSG_NOSIGNAL);
@@ -211,11 +229,6 @@ static void cancel(struct uring_poller *up, struct usock *s, enum op op)
 }
 
 /* ---- buffers ---- */
-
-static bool has_queued(const struct usock *s)
-{
-	return s->queued_bid >= 0 || s->spill;
-}
 
 static void give_back(struct uring_poller *up, int bid)
 {
@@ -325,6 +338,18 @@ static void unlink_closing(struct uring_poller *up, struct usock *s)
 		}
 }
 
+/* Hands the kernel every entry queued so far. Done before a descriptor
+ * is closed: an entry is resolved to a file when it is submitted, not
+ * when it is prepared, so one still queued that names the number (a
+ * receive re-armed in this very event) would go to whatever socket
+ * takes the number next, in any worker (descriptors are the process's),
+ * and take that client's bytes. */
+static void submit_before_close(struct uring_poller *up)
+{
+	if (io_uring_sq_ready(&up->ring))
+		io_uring_submit(&up->ring);
+}
+
 /* The descriptor goes now: what was to be sent is sent, or given up. */
 static void close_now(struct uring_poller *up, struct usock *s)
 {
@@ -338,6 +363,7 @@ static void close_now(struct uring_poller *up, struct usock *s)
 	}
 	if (s->fd_open) {
 		unlink_closing(up, s);
+		submit_before_close(up);
 		close(s->fd);
 		s->fd_open = false;
 	}
@@ -415,6 +441,7 @@ static void uring_forget(struct hd_poller *p, int fd)
 	s->poll_wanted = false;
 	if (s->poll_armed)
 		cancel(up, s, OP_POLL);
+	submit_before_close(up); /* the owner closes fd next */
 	maybe_free(up, s);
 }
 
@@ -450,6 +477,7 @@ static void on_recv(struct uring_poller *up, struct usock *s,
 			s->queued_batch = up->batch;
 			s->queued_off = 0;
 			s->queued_len = (uint32_t)cqe->res;
+			s->queued_full = cqe->res == RECV_BUF_LEN;
 		}
 	}
 	if (HD_TRACING(up->base.trace))
@@ -487,6 +515,8 @@ static void on_send(struct uring_poller *up, struct usock *s,
 		s->shead = s->stail = 0;
 	} else {
 		s->shead += (uint32_t)cqe->res;
+		if (cqe->res > 0)
+			s->progress_ms = now_ms();
 	}
 	s->sflight = 0;
 	if (s->shead == s->stail) {
@@ -542,12 +572,13 @@ static void on_cqe(struct uring_poller *up, const struct io_uring_cqe *cqe)
 }
 
 /* Detached sockets whose sends never finished (a client that stopped
- * reading): given up at their deadline. */
+ * reading): given up once the kernel has taken nothing for write_timeout,
+ * however long the answer has been going out. */
 static void expire_closing(struct uring_poller *up, uint64_t now)
 {
 	for (struct usock *s = up->closing, *next; s; s = next) {
 		next = s->next_closing;
-		if (now >= s->close_deadline_ms)
+		if (now >= s->progress_ms + up->write_timeout_ms)
 			close_now(up, s);
 	}
 }
@@ -622,12 +653,25 @@ static int uring_wait(struct hd_poller *p, struct hd_event *events, int max,
 static void uring_destroy(struct hd_poller *p)
 {
 	struct uring_poller *up = (struct uring_poller *)p;
-	/* Every operation ends with the ring; then no state can be named. */
+	/* What was handed over but not yet submitted (the answers of the
+	 * last batch, when a stop ends the loop right after it) goes to the
+	 * kernel first: a send to a socket with room completes at once, as
+	 * send(2) would have, and its bytes go out after the close. What
+	 * must still wait is cancelled, synchronously, before the memory
+	 * it names is freed; then no state can be named. */
+	if (io_uring_sq_ready(&up->ring))
+		io_uring_submit(&up->ring);
+	struct io_uring_sync_cancel_reg every = {
+		.fd = -1,
+		.flags = IORING_ASYNC_CANCEL_ANY,
+		.timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	io_uring_register_sync_cancel(&up->ring, &every);
 	io_uring_queue_exit(&up->ring);
 	for (struct usock *s = up->all, *next; s; s = next) {
 		next = s->next_all;
 		if (s->detached && s->fd_open)
 			close(s->fd); /* its answer was still going out */
+		free(s->spill);
 		free(s->sbuf);
 		free(s);
 		up->live--;
@@ -688,6 +732,34 @@ static bool take_preblocked(struct uring_poller *up, int fd)
 	return was;
 }
 
+/* A receive that filled its buffer says nothing of what is left: conn.c
+ * takes a read shorter than it asked for as a drained socket (epoll(7)),
+ * and closes without lingering on it, which would reset a connection
+ * with bytes still unread. So after a full buffer the socket is read
+ * with read(2), no receive in flight to race it, until a read comes
+ * back short; then the receive is armed again. got bytes are in buf. */
+static ssize_t read_plain(struct uring_poller *up, struct usock *s, char *buf,
+			  size_t len, size_t got)
+{
+	ssize_t n;
+	do
+		n = read(s->fd, buf + got, len - got);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		s->eof = true;
+	else if (n < 0 && errno != EAGAIN)
+		s->err = -errno;
+	if (n < (ssize_t)(len - got)) { /* drained (or ended) */
+		s->plain = false;
+		arm_recv(up, s);
+	}
+	if (n > 0)
+		return (ssize_t)got + n;
+	if (got)
+		return (ssize_t)got;
+	return n == 0 ? 0 : s->err ? s->err : -EAGAIN;
+}
+
 static ssize_t uring_read(void *io, int fd, void *buf, size_t len)
 {
 	struct uring_poller *up = io;
@@ -696,22 +768,28 @@ static ssize_t uring_read(void *io, int fd, void *buf, size_t len)
 		ssize_t n = read(fd, buf, len);
 		return n < 0 ? -errno : n;
 	}
+	size_t got = 0;
 	if (has_queued(s)) {
 		uint32_t left = s->queued_len - s->queued_off;
-		size_t n = len < left ? len : left;
+		got = len < left ? len : left;
 		const char *from = s->spill ? s->spill
 					    : up->bufs + (size_t)s->queued_bid *
 								 RECV_BUF_LEN;
-		memcpy(buf, from + s->queued_off, n);
-		s->queued_off += (uint32_t)n;
-		if (s->queued_off == s->queued_len) {
-			drop_queued(up, s);
-			/* conn.c may stop at this short read: the next
-			 * receive goes out now, not at its EAGAIN. */
+		memcpy(buf, from + s->queued_off, got);
+		s->queued_off += (uint32_t)got;
+		if (s->queued_off < s->queued_len)
+			return (ssize_t)got;
+		s->plain = s->queued_full;
+		drop_queued(up, s);
+		/* conn.c may stop at this short read: the next receive
+		 * goes out now, not at its EAGAIN. */
+		if (!s->plain)
 			arm_recv(up, s);
-		}
-		return (ssize_t)n;
 	}
+	if (s->plain && got < len)
+		return read_plain(up, s, buf, len, got);
+	if (got)
+		return (ssize_t)got;
 	if (s->recv_armed && io_uring_cq_ready(&up->ring)) {
 		/* EAGAIN must mean "nothing came", as from a socket: a
 		 * completion already posted is taken in first (conn.c closes
@@ -784,7 +862,7 @@ static void uring_close(void *io, int fd)
 	struct usock *s = lookup(up, fd);
 	if (!s) {
 		take_preblocked(up, fd);
-		close(fd);
+		close(fd); /* never watched: no entry names it */
 		return;
 	}
 	up->by_fd[fd] = NULL;
@@ -803,10 +881,13 @@ static void uring_close(void *io, int fd)
 		cancel(up, s, OP_RECV);
 		s->recv_cancelled = true;
 	}
-	if (sends_pending(s)) {
-		/* Keep the descriptor (so its number is not reused) until
-		 * the answer is out or write_timeout gives up on it. */
-		s->close_deadline_ms = now_ms() + up->write_timeout_ms;
+	/* Keep the descriptor (so its number is not reused) until the
+	 * answer is out or write_timeout gives up on it, counted as conn.c
+	 * counts it: from the last byte the kernel took. A connection
+	 * conn.c dropped for its write timeout is past it already and goes
+	 * now, not a second write_timeout later. */
+	if (sends_pending(s) &&
+	    now_ms() < s->progress_ms + up->write_timeout_ms) {
 		s->next_closing = up->closing;
 		up->closing = s;
 		return;

@@ -181,21 +181,22 @@ static void restart_reuseport(struct test_server *cur, const char *conf)
 	*cur = next;
 }
 
-START_TEST(handoff_20_restarts_under_load)
+/* 20 restarts under load, the config's lines plus `extra`. */
+static void restarts_under_load(const char *extra)
 {
 	become_subreaper();
-	char pid_path[96], conf[256], fixed[256];
+	char pid_path[96], conf[320], fixed[320];
 	make_pid_path(pid_path, sizeof(pid_path));
 	snprintf(conf, sizeof(conf),
 		 "listen 127.0.0.1:0\nworkers 2\ndrain_grace 0ms\n"
-		 "drain_timeout 5s\npid_file %s\n",
-		 pid_path);
+		 "drain_timeout 5s\npid_file %s\n%s",
+		 pid_path, extra);
 	struct test_server cur;
 	server_start_conf(&cur, conf, NULL);
 	snprintf(fixed, sizeof(fixed),
 		 "listen 127.0.0.1:%d\nworkers 2\ndrain_grace 0ms\n"
-		 "drain_timeout 5s\n",
-		 cur.port);
+		 "drain_timeout 5s\n%s",
+		 cur.port, extra);
 	struct load load;
 	load_start(&load, cur.port, INFLIGHT, 30000, 2000000);
 	usleep(200 * 1000);
@@ -215,6 +216,19 @@ START_TEST(handoff_20_restarts_under_load)
 	ck_assert_int_gt(load.ok, 1000);
 	ck_assert_msg(load.failed == 0, "%ld of %ld requests failed; first: %s",
 		      load.failed, load.ok + load.failed, load.first_failure);
+}
+
+START_TEST(handoff_20_restarts_under_load)
+{
+	restarts_under_load("");
+}
+END_TEST
+
+/* The same with poller uring, whose sends may still be in flight when
+ * the drain closes a connection, across the fork of each handoff. */
+START_TEST(handoff_20_restarts_under_load_uring)
+{
+	restarts_under_load("poller uring\n");
 }
 END_TEST
 
@@ -385,6 +399,7 @@ Suite *handoff_suite(void)
 	tcase_add_test(tc, successor_runs_the_new_build);
 	tcase_add_test(tc, successor_with_other_worker_count);
 	tcase_add_test(tc, handoff_20_restarts_under_load);
+	tcase_add_test(tc, handoff_20_restarts_under_load_uring);
 	tcase_add_test(tc, activation_20_restarts_under_load);
 	suite_add_tcase(s, tc);
 	return s;

@@ -14,14 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "harness.h"
+#include "hellod/conn.h"
+#include "hellod/loop.h"
+#include "hellod/poller.h"
 #include "suites.h"
 
 #define ANSWER_MS  3000
@@ -274,6 +279,199 @@ START_TEST(uring_buffer_ring_running_dry_loses_nothing)
 }
 END_TEST
 
+/* A connection to 127.0.0.1:port whose kernel buffers are small: a tiny
+ * receive buffer and MSS (set before connect, so the handshake carries
+ * them; mss 0: the default), so a client that stops reading backs the server's
+ * output up after a few tens of kilobytes. */
+static int connect_small(int port, int mss)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	int rcv = 4096;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	if (mss)
+		setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Clients that stop reading cannot take the ring from the others: 300
+ * of them (more than its 256 buffers) each get conn.c to pause for
+ * backpressure, then send one more request, whose receive completes
+ * into a provided buffer that nobody reads while paused. A polite
+ * client that comes next must still be answered at once, not after
+ * write_timeout frees the ring. */
+START_TEST(uring_paused_clients_do_not_starve_the_ring)
+{
+	enum { HOSTILE = 300 };
+	static char body[32 * 1024 + 1];
+	memset(body, 'x', sizeof(body) - 1);
+	char body_path[64], conf[256];
+	snprintf(body_path, sizeof(body_path), "%s", temp_file(body));
+	snprintf(conf, sizeof(conf),
+		 "body_file %s\nmax_pending_output 4k\nwrite_timeout 30s\n",
+		 body_path);
+	const char *conf_path = temp_file(conf);
+	server_startf(&srv, "-w 1 --poller uring -c %s", conf_path);
+	static int fds[HOSTILE];
+	for (int i = 0; i < HOSTILE; i++) {
+		fds[i] = connect_small(srv.port, 536);
+		for (int k = 0; k < 4; k++)
+			send_str(fds[i], get_root);
+	}
+	usleep(300 * 1000); /* each one's answers back up: paused */
+	for (int i = 0; i < HOSTILE; i++)
+		send_str(fds[i], get_root);
+	usleep(300 * 1000); /* and each one's last receive completes */
+	struct reader r;
+	client_open(&r, srv.port);
+	usleep(100 * 1000);
+	struct response resp;
+	send_str(r.fd, get_root);
+	long long t0 = now_ms();
+	bool answered = read_response(&r, &resp, 3000);
+	printf("uring: a polite client after %d paused ones: %s in %lld ms\n",
+	       HOSTILE, answered ? "answered" : "not answered", now_ms() - t0);
+	ck_assert_msg(answered, "the ring ran dry for the polite client");
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+	client_close(&r);
+	for (int i = 0; i < HOSTILE; i++)
+		close(fds[i]);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+	unlink(conf_path);
+	unlink(body_path);
+}
+END_TEST
+
+/* A receive queued for a closed connection must not take the next
+ * connection's bytes. Connection A lingers (lingering_bytes 0); with the
+ * server stopped, A sends more and B connects and sends its request; on
+ * resume one batch reads A's bytes (re-arming its receive: an SQE that
+ * names A's descriptor number, not yet submitted), closes A (its
+ * lingering bytes are spent) and accepts B, which gets A's number. If
+ * that SQE goes to the kernel after the close, it receives on B's
+ * socket and B's request vanishes: B must be answered, every round. */
+START_TEST(uring_queued_receive_does_not_take_a_reused_descriptor)
+{
+	enum { ROUNDS = 10 };
+	static const char closing[] = "GET / HTTP/1.1\r\nHost: t\r\n"
+				      "Connection: close\r\n\r\nXX";
+	char conf[64];
+	snprintf(conf, sizeof(conf), "%s",
+		 temp_file("read_after_accept off\nlingering_bytes 0\n"));
+	server_startf(&srv, "-w 1 --poller uring -c %s", conf);
+	int lost = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		struct reader a, b;
+		struct response resp;
+		client_open(&a, srv.port);
+		send_str(a.fd, closing);
+		ck_assert(read_response(&a, &resp, ANSWER_MS));
+		response_free(&resp);
+		usleep(50 * 1000); /* A lingers, its receive armed */
+		ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+		send_str(a.fd, "more");
+		client_open(&b, srv.port);
+		send_str(b.fd, get_root);
+		usleep(50 * 1000);
+		ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
+		if (read_response(&b, &resp, 2000)) {
+			ck_assert_int_eq(resp.status, 200);
+			response_free(&resp);
+		} else {
+			lost++;
+		}
+		client_close(&a);
+		client_close(&b);
+	}
+	printf("uring: %d of %d requests lost to a reused descriptor\n", lost,
+	       ROUNDS);
+	ck_assert_int_eq(lost, 0);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+	unlink(conf);
+}
+END_TEST
+
+/* A read shorter than asked means the socket was drained (epoll(7)),
+ * which conn.c relies on: a Connection: close answered with the socket
+ * drained closes without lingering. A receive fills at most one
+ * provided buffer (16 KiB) of a 64 KiB read, so here the last request,
+ * Connection: close, ends exactly at a buffer's end and 40,000 more
+ * bytes follow in the same write. The server must not take the buffer
+ * for all there was: closing with those bytes unread would reset the
+ * connection and destroy the answers a client with a small window has
+ * not taken in yet. */
+START_TEST(uring_a_full_buffer_is_not_a_drained_socket)
+{
+	enum { REQS = 64, REQ_LEN = 256, JUNK = 40000 };
+	static char data[REQS * REQ_LEN + JUNK + 1];
+	size_t off = 0;
+	for (int i = 0; i < REQS; i++) {
+		const char *head =
+			i == REQS - 1 ? "GET / HTTP/1.1\r\nHost: t\r\n"
+					"Connection: close\r\nX-Pad: "
+				      : "GET / HTTP/1.1\r\nHost: t\r\nX-Pad: ";
+		size_t hl = strlen(head), pad = REQ_LEN - hl - 4;
+		memcpy(data + off, head, hl);
+		memset(data + off + hl, 'p', pad);
+		memcpy(data + off + hl + pad, "\r\n\r\n", 4);
+		off += REQ_LEN;
+	}
+	memset(data + off, 'x', JUNK);
+	server_start(&srv, "-w 1 --poller uring");
+	int fd = connect_small(srv.port, 0);
+	struct reader r;
+	reader_init(&r, fd);
+	usleep(100 * 1000); /* accepted, its receive armed */
+	send_all(fd, data, sizeof(data) - 1);
+	usleep(300 * 1000); /* the server answers, closes or lingers */
+	int answered = 0;
+	struct response resp;
+	while (answered < REQS && read_response(&r, &resp, 2000)) {
+		response_free(&resp);
+		answered++;
+	}
+	printf("uring: %d of %d answers before a close with input unread\n",
+	       answered, REQS);
+	ck_assert_int_eq(answered, REQS);
+	client_close(&r);
+	ck_assert_int_eq(server_stop(&srv, 5000), 0);
+}
+END_TEST
+
+/* SIGINT stops a worker at the top of its loop, right after a batch
+ * whose answers conn.c handed to the poller's send; the loop closes its
+ * connections and the poller is destroyed. With epoll those answers are
+ * in the kernel already and go out; here they were only queued, and
+ * must not be dropped with the ring. The poller alone, on a socket
+ * pair: an answer sent, the socket closed, the poller destroyed. */
+START_TEST(uring_answer_queued_before_stop_goes_out)
+{
+	int sv[2];
+	ck_assert_int_eq(
+		socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	struct hd_poller *p = hd_poller_uring_new(1000);
+	ck_assert_ptr_nonnull(p);
+	uint8_t handle = HD_HANDLE_CONN;
+	ck_assert_int_eq(
+		hd_poller_add(p, sv[0], &handle, HD_EV_READ | HD_EV_WRITE), 0);
+	ck_assert_int_eq(hd_uring_io.send(p, sv[0], "hello", 5), 5);
+	hd_uring_io.close(p, sv[0]);
+	hd_poller_destroy(p);
+	struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	char buf[16] = "";
+	ssize_t n = read(sv[1], buf, sizeof(buf) - 1);
+	ck_assert_msg(n == 5 && !memcmp(buf, "hello", 5),
+		      "the queued answer was dropped (read %zd)", n);
+	close(sv[1]);
+}
+END_TEST
+
 /* The completion rung narrates submissions and completions, not
  * readiness: one io_uring_enter per turn, a receive's completion with
  * its byte count, sends as submissions and their completions. */
@@ -436,6 +634,11 @@ Suite *ladder_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, uring_buffer_ring_running_dry_loses_nothing);
 	tcase_add_test(tc, uring_trace_shows_completions);
+	tcase_add_test(tc, uring_paused_clients_do_not_starve_the_ring);
+	tcase_add_test(tc, uring_a_full_buffer_is_not_a_drained_socket);
+	tcase_add_test(tc, uring_answer_queued_before_stop_goes_out);
+	tcase_add_test(tc,
+		       uring_queued_receive_does_not_take_a_reused_descriptor);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trace");
 	tcase_set_timeout(tc, 30);

@@ -279,6 +279,48 @@ START_TEST(write_timeout_drops_a_client_that_stops_reading)
 }
 END_TEST
 
+/* The same client, timed: the descriptor goes at write_timeout after the
+ * kernel last took a byte, not later. poller uring kept a connection
+ * conn.c had given up on open for a second write_timeout, waiting for
+ * the answer it had just given up on. */
+START_TEST(write_timeout_releases_the_descriptor_in_time)
+{
+	start_conf("write_timeout 2s\nmax_pending_output 4k\n", NULL);
+	int baseline = proc_fd_count(srv.pid);
+	int fd = connect_port(srv.port);
+	pid_t sender = fork();
+	ck_assert_int_ge(sender, 0);
+	if (sender == 0) {
+		alarm(20);
+		for (int i = 0; i < 100000; i++)
+			if (send(fd, get_root, sizeof(get_root) - 1,
+				 MSG_NOSIGNAL) < 0)
+				break;
+		_exit(0);
+	}
+	long long deadline = now_ms() + 3000;
+	while (proc_fd_count(srv.pid) == baseline && now_ms() < deadline)
+		usleep(10 * 1000);
+	ck_assert_int_eq(proc_fd_count(srv.pid), baseline + 1);
+	long long start = now_ms();
+	deadline = start + 8000;
+	while (proc_fd_count(srv.pid) > baseline && now_ms() < deadline)
+		usleep(20 * 1000);
+	long long took = now_ms() - start;
+	printf("%s: descriptor released %lld ms after the accept "
+	       "(write_timeout 2 s)\n",
+	       test_mode_args, took);
+	ck_assert_int_eq(proc_fd_count(srv.pid), baseline);
+	ck_assert_int_ge(took, 1900);
+	ck_assert_int_le(took, 3200);
+	int status;
+	kill(sender, SIGKILL);
+	waitpid(sender, &status, 0);
+	close(fd);
+	stop_expect_clean_exit();
+}
+END_TEST
+
 START_TEST(max_connections_closes_the_extra_at_once)
 {
 	enum { MAX = 3 };
@@ -480,6 +522,7 @@ Suite *robust_suite(enum hd_test_mode mode)
 		       "apply)\n",
 		       test_modes[mode].name);
 	tcase_add_test(tc, write_timeout_drops_a_client_that_stops_reading);
+	tcase_add_test(tc, write_timeout_releases_the_descriptor_in_time);
 	TCASE_ADD_MULTIPLEXED(tc, mode,
 			      max_connections_closes_the_extra_at_once);
 	TCASE_ADD_MULTIPLEXED(tc, mode, fd_exhaustion_does_not_busy_loop);
