@@ -204,12 +204,13 @@ $(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	  $(FUZZ_FLAGS) -w -c -o $@ $<
 
 $(FUZZ_DIR)/fuzz_hellod: tests/fuzz/fuzz_hellod.c $(FUZZ_OBJS) $(FUZZ_LLHTTP)
-	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^
+	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ \
+	  -luring
 
 $(FUZZ_DIR)/fuzz_sim: tests/fuzz/fuzz_sim.c tests/sim.c tests/sim.h \
 		$(FUZZ_OBJS) $(FUZZ_LLHTTP)
 	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ \
-	  tests/fuzz/fuzz_sim.c tests/sim.c $(FUZZ_OBJS) $(FUZZ_LLHTTP)
+	  tests/fuzz/fuzz_sim.c tests/sim.c $(FUZZ_OBJS) $(FUZZ_LLHTTP) -luring
 
 # Seeds are committed (tests/fuzz/seeds, made by tests/fuzz/make_seeds.sh);
 # what the fuzzer finds grows build/fuzz/corpus.
