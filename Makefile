@@ -103,9 +103,17 @@ ALL_LDFLAGS += $(LTO)
 # or http.c for every callback and span (llhttp__on_url,
 # llhttp__after_headers_complete, ...) inlines into the parser: about
 # 250 instructions a request.
+#
+# llhttp's generated parser has SSE4.2 paths (one PCMPESTRI skips 16
+# bytes of a header value, name or target where the portable code takes
+# a table look-up and a branch per byte): about 55 instructions a
+# request for one Host header (docs/performance.md). They are compiled
+# in when the CPU that builds has SSE4.2, as hellod is built where it
+# runs; LLHTTP_ARCH= builds the portable parser for older x86 CPUs.
+LLHTTP_ARCH ?= $(shell grep -qw sse4_2 /proc/cpuinfo 2>/dev/null && echo -msse4.2)
 $(LLHTTP_A): Makefile | $(BUILD)/llhttp
 	for f in llhttp api http; do \
-	  $(CC) -std=c11 -O2 -g -fPIC -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) \
+	  $(CC) -std=c11 -O2 -g -fPIC -DLLHTTP_STRICT_MODE=1 $(LLHTTP_ARCH) -I$(LLHTTP_INC) \
 	    $(if $(LTO),$(LTO) -ffat-lto-objects) $(SANFLAGS) -w -c \
 	    -o $(BUILD)/llhttp/$$f.o \
 	    $(LLHTTP_SRC)/$$f.c || exit 1; \
@@ -200,7 +208,7 @@ $(FUZZ_DIR)/obj/%.o: src/%.c
 
 $(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -std=c11 -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC) \
+	$(FUZZ_CC) -std=c11 -DLLHTTP_STRICT_MODE=1 $(LLHTTP_ARCH) -I$(LLHTTP_INC) \
 	  $(FUZZ_FLAGS) -w -c -o $@ $<
 
 $(FUZZ_DIR)/fuzz_hellod: tests/fuzz/fuzz_hellod.c $(FUZZ_OBJS) $(FUZZ_LLHTTP)
