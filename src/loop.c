@@ -6,31 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hellod/conn.h"
+#include "hellod/sys.h"
 
 #define READ_BUFFER (64 * 1024)
 
-/* The hot socket calls go through syscall(2), not read(2) and send(2):
- * those are thread cancellation points, so in a threaded process glibc
- * turns the thread's asynchronous cancellation on and off around each,
- * about 40 instructions a call (callgrind, docs/performance.md). hellod
- * never cancels a thread. */
+/* The hot socket calls are made directly (sys.h): read(2) and send(2)
+ * are cancellation points, dearer than the call itself here. */
 static ssize_t kernel_read(void *io, int fd, void *buf, size_t len)
 {
 	(void)io;
-	ssize_t n = syscall(SYS_read, fd, buf, len);
-	return n < 0 ? -errno : n;
+	return hd_sys_read(fd, buf, len);
 }
 
 static ssize_t kernel_send(void *io, int fd, const void *buf, size_t len)
 {
 	(void)io;
-	ssize_t n = syscall(SYS_sendto, fd, buf, len, MSG_NOSIGNAL, NULL, 0);
-	return n < 0 ? -errno : n;
+	return hd_sys_send(fd, buf, len);
 }
 
 static int kernel_shutdown_write(void *io, int fd)

@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hellod/poller.h"
+#include "hellod/sys.h"
 
 #define EPOLL_BATCH 512
 
@@ -66,17 +66,18 @@ static void epoll_forget(struct hd_poller *p, int fd)
 		epoll_remove(p, fd);
 }
 
-/* syscall(2), not epoll_wait(3), which is a cancellation point: see
- * kernel_read in loop.c. Architectures without epoll_wait (arm64) have
- * epoll_pwait, the same call with no signal mask. */
+/* Made directly (sys.h), not epoll_wait(3), which is a cancellation
+ * point: see kernel_read in loop.c. Architectures without epoll_wait
+ * (arm64) have epoll_pwait, the same call with no signal mask. */
 static int sys_epoll_wait(int epfd, struct epoll_event *events, int max,
 			  int timeout_ms)
 {
 #ifdef SYS_epoll_wait
-	return (int)syscall(SYS_epoll_wait, epfd, events, max, timeout_ms);
+	return (int)hd_sys4(SYS_epoll_wait, epfd, (long)events, max,
+			    timeout_ms);
 #else
-	return (int)syscall(SYS_epoll_pwait, epfd, events, max, timeout_ms,
-			    NULL, 0);
+	return (int)hd_sys6(SYS_epoll_pwait, epfd, (long)events, max,
+			    timeout_ms, 0, 0);
 #endif
 }
 
@@ -89,7 +90,7 @@ static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
 	p->wait_calls++;
 	int n = sys_epoll_wait(ep->epfd, ep->ready, max, timeout_ms);
 	if (n < 0)
-		return -errno;
+		return n;
 	for (int i = 0; i < n; i++) {
 		uint32_t e = ep->ready[i].events, out = 0;
 		if (e & (EPOLLIN | EPOLLPRI))
