@@ -86,6 +86,11 @@ void hd_wheel_init(struct hd_wheel *wh, uint64_t now_ms)
 
 void hd_wheel_set_clock(struct hd_wheel *wh, uint64_t now_ms)
 {
+	/* The coarse clock moves every few ms: most wakeups under load
+	 * bring the same reading, and nothing to do. */
+	if (now_ms == wh->clock_ms)
+		return;
+	wh->clock_ms = now_ms;
 	uint32_t tick = (uint32_t)((now_ms - wh->start_ms) / HD_WHEEL_TICK_MS);
 	if ((int32_t)(tick - wh->now) > 0)
 		wh->now = tick;
@@ -138,6 +143,8 @@ static void visit(struct hd_wheel *wh, uint32_t slot, hd_timer_fire_fn fire,
 
 void hd_wheel_expire(struct hd_wheel *wh, hd_timer_fire_fn fire, void *arg)
 {
+	if (wh->now == wh->done)
+		return; /* this tick is expired already */
 	uint32_t ticks = wh->now - wh->done;
 	if (ticks > HD_WHEEL_SLOTS)
 		ticks = HD_WHEEL_SLOTS; /* one visit of every slot will do */
@@ -169,16 +176,17 @@ int hd_wheel_timeout_ms(struct hd_wheel *wh, uint64_t now_ms)
 		return -1;
 	uint32_t from = wh->done + 1;
 	if (!wh->hint_valid || wh->hint_from != from) {
-		wh->hint_d = (int32_t)next_busy(wh, from);
+		long d = next_busy(wh, from);
+		wh->hint_d = (int32_t)d;
+		wh->hint_at_ms = wh->start_ms +
+				 (uint64_t)(uint32_t)(from + (uint32_t)d) *
+					 HD_WHEEL_TICK_MS;
 		wh->hint_from = from;
 		wh->hint_valid = true;
 	}
-	long d = wh->hint_d;
-	if (d < 0)
+	if (wh->hint_d < 0)
 		return -1;
-	uint64_t at = wh->start_ms +
-		      (uint64_t)(uint32_t)(wh->done + 1 + (uint32_t)d) *
-			      HD_WHEEL_TICK_MS;
+	uint64_t at = wh->hint_at_ms;
 	if (at <= now_ms)
 		return 0;
 	uint64_t ms = at - now_ms;

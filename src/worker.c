@@ -26,13 +26,13 @@
 #define PUBLISH_MS	10   /* /metrics lags a worker by at most this */
 #define LOG_FLUSH_MS	1000 /* longest sleep while log lines wait */
 
-static time_t now_seconds(void)
+/* The coarse clock is read from the vDSO without a system call; its few
+ * milliseconds of lag do not matter for a one-second date. */
+static struct timespec now_real(void)
 {
 	struct timespec ts;
-	/* The coarse clock is read from the vDSO without a system call; its
-	 * few milliseconds of lag do not matter for a one-second date. */
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return ts.tv_sec;
+	return ts;
 }
 
 static uint64_t now_monotonic_ms(void)
@@ -44,10 +44,20 @@ static uint64_t now_monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Once a second: the Date header, and the access log goes out. */
+/* Once a second: the Date header, and the access log goes out. The date
+ * can change only at the real clock's next whole second, so each read
+ * of it says how far on the monotonic clock the next read is due: a
+ * wakeup before that reads one clock, not two (about 15 instructions a
+ * keep-alive request, callgrind). Read a millisecond early, it finds the
+ * same second and sets the next read a millisecond on; a step of the
+ * real clock shows within a second. */
 static void refresh_date(struct hd_worker *w)
 {
-	if (!hd_date_cache_update(&w->date, now_seconds()))
+	if (w->now_ms < w->date_due_ms)
+		return;
+	struct timespec real = now_real();
+	w->date_due_ms = w->now_ms + 1000 - (uint64_t)real.tv_nsec / 1000000;
+	if (!hd_date_cache_update(&w->date, real.tv_sec))
 		return;
 	hd_responses_set_date(&w->responses, w->date.text);
 	hd_access_log_flush(&w->log);
@@ -117,7 +127,7 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 	w->now_ms = now_monotonic_ms();
 	w->accept_timer.kind = HD_TIMER_ACCEPT;
 	hd_date_cache_init(&w->date);
-	hd_date_cache_update(&w->date, now_seconds());
+	hd_date_cache_update(&w->date, now_real().tv_sec);
 	err = hd_responses_init(&w->responses, cfg, w->date.text);
 	if (err)
 		return err;
@@ -169,7 +179,7 @@ int hd_worker_init(struct hd_worker *w, int id, int cpu,
 static void log_rate_limited(struct hd_worker *w, time_t *last,
 			     const char *what, int err)
 {
-	time_t now = now_seconds();
+	time_t now = now_real().tv_sec;
 	if (now == *last)
 		return;
 	*last = now;

@@ -36,6 +36,7 @@ struct hd_timer {
 
 struct hd_wheel {
 	uint64_t start_ms; /* the clock at tick 0 */
+	uint64_t clock_ms; /* the last hd_wheel_set_clock reading */
 	uint32_t now;	   /* the current tick */
 	uint32_t done;	   /* ticks up to this one have been expired */
 	uint32_t count;	   /* armed timers */
@@ -43,8 +44,9 @@ struct hd_wheel {
 	/* hd_wheel_timeout_ms's last scan, kept until a busy bit changes or
 	 * `done` moves: asked once per wakeup, it cost about 70
 	 * instructions a keep-alive request to scan anew (callgrind). */
-	uint32_t hint_from; /* the tick the scan started at */
-	int32_t hint_d;	    /* its result: -1 none, else ticks ahead */
+	uint32_t hint_from;  /* the tick the scan started at */
+	int32_t hint_d;	     /* its result: -1 none, else ticks ahead */
+	uint64_t hint_at_ms; /* and the clock at that tick */
 	bool hint_valid;
 	struct hd_tlink slots[HD_WHEEL_SLOTS];
 };

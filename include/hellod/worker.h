@@ -59,6 +59,7 @@ struct hd_worker {
 	bool publish_due;      /* counters changed since */
 	struct hd_access_log log;
 	uint64_t now_ms;	      /* monotonic, read once per wakeup */
+	uint64_t date_due_ms;	      /* now_ms at which the Date may change */
 	struct hd_timer accept_timer; /* resumes accepting after EMFILE */
 	bool accept_paused;
 	struct hd_trace trace; /* --trace: worker 0 narrates */
