@@ -121,6 +121,16 @@ start_logged() {
 	die "$1 did not start"
 }
 
+# hellod's settings in the speed step: its defaults, with the listener
+# tuned for short connections as conf/hellod.conf documents
+# (defer_accept; read_after_accept is on by default). Keep-alive runs
+# connect once, so only close-50 can tell; nginx-deferred is nginx
+# tuned the same way.
+write_hellod_conf() {
+	mkdir -p "$(dirname "$1")"
+	printf '%s\n' "defer_accept 1s" >"$1"
+}
+
 # Starts hellod with one worker on SERVER_CPU. Sets HELLOD_PID, HELLOD_PORT.
 start_hellod() {
 	start_logged taskset -c "$SERVER_CPU" "$HELLOD" -w 1 -l 127.0.0.1:0 "$@"
@@ -151,7 +161,7 @@ start_floor() {
 # a request limit (nginx closes after 1,000 requests by default, which
 # would make it reconnect in the keep-alive runs), no access log.
 write_nginx_conf() {
-	local dir=$1 port=$2
+	local dir=$1 port=$2 listen_opts=${3:-}
 	mkdir -p "$dir"
 	cat >"$dir/nginx.conf" <<CONF
 daemon off;
@@ -178,7 +188,7 @@ http {
 	scgi_temp_path $dir/scgi;
 
 	server {
-		listen 127.0.0.1:$port backlog=4096;
+		listen 127.0.0.1:$port backlog=4096$listen_opts;
 		location / {
 			return 200 "$BODY";
 		}
@@ -187,26 +197,48 @@ http {
 CONF
 }
 
-# Starts nginx (master and one worker) on SERVER_CPU, in the foreground so
-# its master is our child. Sets NGINX_PID (master), NGINX_WORKER, NGINX_PORT.
-start_nginx() {
-	local dir=$TMP/nginx
-	NGINX_PORT=$(free_port)
-	write_nginx_conf "$dir" "$NGINX_PORT"
+# Starts an nginx (master and one worker) on SERVER_CPU, in the
+# foreground so its master is our child: DIR [LISTEN_OPTIONS]. Sets
+# STARTED_NGINX_PID (master), STARTED_NGINX_WORKER, STARTED_NGINX_PORT.
+start_nginx_in() {
+	local dir=$1 port
+	port=$(free_port)
+	write_nginx_conf "$dir" "$port" "${2:-}"
 	taskset -c "$SERVER_CPU" nginx -p "$dir" -c "$dir/nginx.conf" \
 		2>>"$dir/stderr.log" &
-	NGINX_PID=$!
-	PIDS+=("$NGINX_PID")
-	wait_port "$NGINX_PORT" || { cat "$dir"/*.log >&2; die "nginx did not start"; }
-	NGINX_WORKER=
+	STARTED_NGINX_PID=$!
+	PIDS+=("$STARTED_NGINX_PID")
+	wait_port "$port" || { cat "$dir"/*.log >&2; die "nginx did not start"; }
+	STARTED_NGINX_WORKER=
 	for _ in $(seq 50); do
-		NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
-		[ -n "$NGINX_WORKER" ] && break
+		STARTED_NGINX_WORKER=$(pgrep -P "$STARTED_NGINX_PID" | head -1)
+		[ -n "$STARTED_NGINX_WORKER" ] && break
 		sleep 0.1
 	done
-	[ -n "$NGINX_WORKER" ] || die "no nginx worker"
+	[ -n "$STARTED_NGINX_WORKER" ] || die "no nginx worker"
 	# Tracked too, so not even a killed master leaves it behind.
-	PIDS+=("$NGINX_WORKER")
+	PIDS+=("$STARTED_NGINX_WORKER")
+	STARTED_NGINX_PORT=$port
+}
+
+# nginx as it ships, the reference of every ratio. Sets NGINX_PID,
+# NGINX_WORKER, NGINX_PORT.
+start_nginx() {
+	start_nginx_in "$TMP/nginx"
+	NGINX_PID=$STARTED_NGINX_PID
+	NGINX_WORKER=$STARTED_NGINX_WORKER
+	NGINX_PORT=$STARTED_NGINX_PORT
+}
+
+# The same nginx with `listen ... deferred`, its TCP_DEFER_ACCEPT: the
+# tuning hellod's defer_accept matches, so the Connection: close runs
+# also show both servers tuned alike. Sets NGINX_DEFERRED_PID,
+# NGINX_DEFERRED_WORKER, NGINX_DEFERRED_PORT.
+start_nginx_deferred() {
+	start_nginx_in "$TMP/nginx-deferred" " deferred"
+	NGINX_DEFERRED_PID=$STARTED_NGINX_PID
+	NGINX_DEFERRED_WORKER=$STARTED_NGINX_WORKER
+	NGINX_DEFERRED_PORT=$STARTED_NGINX_PORT
 }
 
 stop_nginx() {

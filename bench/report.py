@@ -16,13 +16,20 @@ import tempfile
 SCENARIOS = ["keepalive-50", "keepalive-1000", "pipeline-50",
              "pipeline-256", "close-50"]
 # floor: bench/floor.c; hellod-base: bench/run's HELLOD_BASE_BIN
-SERVERS = ["hellod", "hellod-base", "nginx", "h2o", "lighttpd", "floor"]
+SERVERS = ["hellod", "hellod-base", "nginx", "nginx-deferred", "h2o",
+           "lighttpd", "floor"]
 # Issue 5's targets on server-core CPU per response, hellod / nginx.
 CPU_TARGETS = {"keepalive-50": 0.75, "keepalive-1000": 0.75,
                "pipeline-50": 0.075, "pipeline-256": 0.075,
                "close-50": 0.90}
 SYSCALL_TARGET = 2.1
 RSS_TARGET = 256
+# Issue 13's goals on hellod ÷ nginx: within a margin of the floor's own
+# ratio in the same run, or a fixed bound; and instructions per request.
+FLOOR_MARGINS = {"keepalive-50": 0.02, "pipeline-50": 0.008,
+                 "pipeline-256": 0.008}
+FIXED_GOALS = {"close-50": 0.75}
+INSTRUCTION_GOALS = {"keepalive": 1500, "pipeline-16": 1100}
 
 
 def parse(path):
@@ -118,6 +125,27 @@ def ratio(stats, scen, metric, server="hellod", base="nginx"):
     return h / n if n else None
 
 
+def per_rep(rows):
+    """{(scenario, server, rep): CPU 0 jiffies per response}"""
+    out = {}
+    for r in rows:
+        if r["kind"] == "run" and int(r["responses"]) > 0:
+            key = (r["scenario"], r["server"], r.get("rep", "1"))
+            out[key] = int(r["busy_jiffies"]) / int(r["responses"])
+    return out
+
+
+def rep_ratio(by_rep, scen, server, base="nginx"):
+    """(median, min, max) over the repetitions of server ÷ base, each
+    repetition's pair on its own: the servers of a repetition ran back
+    to back, so a slow spell of the shared machine that lasts one
+    cancels out. None without a pair."""
+    values = [v / by_rep[(sc, base, rep)]
+              for (sc, sv, rep), v in by_rep.items()
+              if sc == scen and sv == server and by_rep.get((sc, base, rep))]
+    return spread(values)
+
+
 def verdict(ok):
     return "–" if ok is None else ("**met**" if ok else "**not met**")
 
@@ -207,6 +235,31 @@ def target_rows(stats, memory):
     return lines
 
 
+def goal_rows(by_rep, cg):
+    """Issue 13's goals: each ratio per repetition, median (min–max)."""
+    lines = ["| goal | measured, median (min–max) over the repetitions | verdict |",
+             "|---|---|---|"]
+    for scen, margin in FLOOR_MARGINS.items():
+        h, f = rep_ratio(by_rep, scen, "hellod"), rep_ratio(by_rep, scen, "floor")
+        ok = None if not (h and f) else h[0] <= f[0] + margin
+        lines.append(f"| {scen}: hellod ÷ nginx ≤ floor ÷ nginx + {margin} "
+                     f"| {fmt_spread(h, 3)} vs floor {fmt_spread(f, 3)} "
+                     f"| {verdict(ok)} |")
+    for scen, limit in FIXED_GOALS.items():
+        h = rep_ratio(by_rep, scen, "hellod")
+        d = rep_ratio(by_rep, scen, "hellod", "nginx-deferred")
+        also = f"; ÷ nginx-deferred {fmt_spread(d, 3)}" if d else ""
+        lines.append(f"| {scen}: hellod ÷ nginx ≤ {limit} "
+                     f"| {fmt_spread(h, 3)}{also} "
+                     f"| {verdict(None if not h else h[0] <= limit)} |")
+    for server, scen, n, ir, base, per in cg:
+        if server == "hellod" and scen in INSTRUCTION_GOALS:
+            limit = INSTRUCTION_GOALS[scen]
+            lines.append(f"| instructions per {scen} request ≤ {limit:,} "
+                         f"| {per:,.0f} | {verdict(per <= limit)} |")
+    return lines
+
+
 def chart(stats, png):
     """Two panels: CPU µs per response (median, min–max bars) and system
     calls per response, hellod beside nginx for every scenario."""
@@ -225,7 +278,8 @@ def chart(stats, png):
     if not servers or not data:
         return False
     colors = {"hellod": "#2a7fbf", "hellod-base": "#8fc0e8",
-              "nginx": "#999999", "h2o": "#6a3d9a", "lighttpd": "#33a02c",
+              "nginx": "#999999", "nginx-deferred": "#cccccc",
+              "h2o": "#6a3d9a", "lighttpd": "#33a02c",
               "floor": "#e0a030"}
     cpu_plot = ", ".join(
         f'"{{dat}}" using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}'
@@ -287,11 +341,13 @@ def main(argv):
     md = [f"# hellod vs nginx — {meta.get('date', '')}", ""]
     md += [f"- CPU: {meta.get('cpu', '?')}",
            f"- kernel: {meta.get('kernel', '?')}",
-           f"- nginx {meta.get('nginx', '?')} (1 worker, `return 200`), "
+           f"- nginx {meta.get('nginx', '?')} (1 worker, `return 200`; "
+           f"nginx-deferred the same with `listen ... deferred`), "
            f"h2o {meta.get('h2o', '?')} (`-m worker`, 1 thread) and "
            f"lighttpd {meta.get('lighttpd', '?')} (1 process), both serving "
            f"the body as a file, "
-           f"wrk {meta.get('wrk', '?')}, hellod {meta.get('hellod', '?')} (`-w 1`, -O2)"
+           f"wrk {meta.get('wrk', '?')}, hellod {meta.get('hellod', '?')} "
+           f"(`-w 1`, -O2, `defer_accept 1s`)"
            + (f", hellod-base `{meta['hellod_base']}`" if meta.get("hellod_base") else ""),
            f"- settings: {meta.get('settings', '')}",
            "- each server alone on CPU 0 (`taskset -c 0`), wrk on CPU 1; "
@@ -357,6 +413,12 @@ def main(argv):
             md += [l.rstrip() for l in open(top_path)]
             md += ["```"]
         md += [""]
+    if stats or cg:
+        md += ["## Goals (issue 13)", "",
+               "Ratios of CPU 0 µs per response, taken within each "
+               "repetition (the servers of one repetition ran back to "
+               "back), then median and min–max over the repetitions; "
+               "the verdict uses the medians.", ""] + goal_rows(per_rep(rows), cg) + [""]
     if stats or memory:
         md += ["## Targets (issue 5)", ""] + target_rows(stats, memory) + [""]
     if os.path.exists(commands_path) and os.path.getsize(commands_path):
