@@ -167,11 +167,15 @@ uint8_t hd_host_scan_memo(struct hd_host_memo *memo, uint8_t state,
 	return state;
 }
 
+/* The states a Host value may end in, one bit each: a test of the bit
+ * instead of five compares (S_MASK keeps the shift under 16). */
+#define ENDING_STATES                                                          \
+	((1u << S_START) | (1u << S_NAME) | (1u << S_LIT_END) |                \
+	 (1u << S_PORT) | (1u << S_OWS))
+
 bool hd_host_is_valid(uint8_t state, bool need_host)
 {
-	uint8_t s = state & S_MASK;
 	if (need_host && !(state & HOST_SEEN))
 		return false;
-	return s == S_START || s == S_NAME || s == S_LIT_END || s == S_PORT ||
-	       s == S_OWS;
+	return (ENDING_STATES >> (state & S_MASK)) & 1u;
 }
