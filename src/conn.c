@@ -207,14 +207,17 @@ static void peer_finished(struct hd_conn *c)
 /* ---- writing ---- */
 
 /* Sends what it can. Returns bytes taken (0 when the socket is full,
- * which also sets WBLOCKED), or -1 after an error (c is then DEAD). */
+ * which also sets WBLOCKED), or -1 after an error (c is then DEAD). A
+ * CLOSING connection's bytes are its last: settle() shuts or closes it
+ * before the loop waits again, so they may wait for the FIN (loop.h). */
 HOT_INLINE static ssize_t send_some(struct hd_loop *loop, struct hd_conn *c,
 				    const char *data, size_t len)
 {
+	int flags = c->state == HD_CONN_CLOSING ? HD_SEND_LAST : 0;
 	ssize_t n;
 	do {
 		loop->stats.writes++;
-		n = loop->io->send(loop->io_arg, c->fd, data, len);
+		n = loop->io->send(loop->io_arg, c->fd, data, len, flags);
 	} while (n == -EINTR);
 	if (n < 0) {
 		if (n != -EAGAIN && n != -EWOULDBLOCK) {

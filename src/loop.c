@@ -22,10 +22,11 @@ static ssize_t kernel_read(void *io, int fd, void *buf, size_t len)
 	return hd_sys_read(fd, buf, len);
 }
 
-static ssize_t kernel_send(void *io, int fd, const void *buf, size_t len)
+static ssize_t kernel_send(void *io, int fd, const void *buf, size_t len,
+			   int flags)
 {
 	(void)io;
-	return hd_sys_send(fd, buf, len);
+	return hd_sys_send(fd, buf, len, flags & HD_SEND_LAST ? MSG_MORE : 0);
 }
 
 static int kernel_shutdown_write(void *io, int fd)
@@ -63,9 +64,10 @@ static ssize_t blocking_read(void *io, int fd, void *buf, size_t len)
 	return n;
 }
 
-static ssize_t blocking_send(void *io, int fd, const void *buf, size_t len)
+static ssize_t blocking_send(void *io, int fd, const void *buf, size_t len,
+			     int flags)
 {
-	ssize_t n = kernel_send(NULL, fd, buf, len);
+	ssize_t n = kernel_send(NULL, fd, buf, len, flags);
 	clock_now(io);
 	return n;
 }

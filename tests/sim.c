@@ -50,6 +50,7 @@ struct sim_sock {
 	size_t sndbuf;		/* bytes in flight the socket holds */
 	bool hostile_reader;	/* reads next to nothing until the end */
 	bool shut_wr;
+	bool held; /* its last send may wait for a FIN (HD_SEND_LAST) */
 	size_t read_after_shut; /* discarded while closing, lingering */
 	bool cut_by_timer;	/* a header, body or write timeout fired */
 	/* what its bytes deserve */
@@ -218,10 +219,15 @@ static ssize_t sim_read(void *io, int fd, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
-static ssize_t sim_send(void *io, int fd, const void *buf, size_t len)
+/* A send flagged HD_SEND_LAST that the kernel took whole may wait for
+ * the FIN: the shutdown or close must come before the next event, or
+ * the client waits (check_conn). */
+static ssize_t sim_send(void *io, int fd, const void *buf, size_t len,
+			int flags)
 {
 	struct sim *s = io;
 	struct sim_sock *k = sock_of(s, fd);
+	k->held = false;
 	if (!k->open)
 		fail_run(s, "conn %d: send after close", index_of(s, k));
 	if (k->shut_wr)
@@ -244,6 +250,7 @@ static ssize_t sim_send(void *io, int fd, const void *buf, size_t len)
 	}
 	if (hd_buf_append(&k->received, buf, n))
 		abort();
+	k->held = (flags & HD_SEND_LAST) && n == len;
 	return (ssize_t)n;
 }
 
@@ -256,6 +263,7 @@ static int sim_shutdown_write(void *io, int fd)
 	if (k->reset)
 		return -ENOTCONN; /* as a reset socket answers */
 	k->shut_wr = true;
+	k->held = false;
 	return 0;
 }
 
@@ -268,6 +276,7 @@ static void sim_close(void *io, int fd)
 	if (!k->open)
 		fail_run(s, "conn %d: closed twice", index_of(s, k));
 	k->open = false;
+	k->held = false;
 	TRACE("  close conn %d state %d flags %#x\n", index_of(s, k),
 	      k->conn ? k->conn->state : -1, k->conn ? k->conn->flags : 0);
 	k->conn = NULL;
@@ -578,6 +587,11 @@ static void check_conn(struct sim *s, struct sim_sock *k)
 			 index_of(s, k), hd_chunk_pending(c->in));
 	if (!hd_timer_armed(&c->timer))
 		fail_run(s, "conn %d: no timer armed", index_of(s, k));
+	if (k->held)
+		fail_run(s,
+			 "conn %d: a last send left waiting for a FIN "
+			 "that does not come",
+			 index_of(s, k));
 }
 
 static void check_all(struct sim *s)

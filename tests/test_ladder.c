@@ -459,7 +459,7 @@ START_TEST(uring_answer_queued_before_stop_goes_out)
 	uint8_t handle = HD_HANDLE_CONN;
 	ck_assert_int_eq(
 		hd_poller_add(p, sv[0], &handle, HD_EV_READ | HD_EV_WRITE), 0);
-	ck_assert_int_eq(hd_uring_io.send(p, sv[0], "hello", 5), 5);
+	ck_assert_int_eq(hd_uring_io.send(p, sv[0], "hello", 5, 0), 5);
 	hd_uring_io.close(p, sv[0]);
 	hd_poller_destroy(p);
 	struct pollfd pfd = {.fd = sv[1], .events = POLLIN};

@@ -91,10 +91,11 @@ static inline ssize_t hd_sys_read(int fd, void *buf, size_t len)
 	return hd_sys3(SYS_read, fd, (long)buf, (long)len);
 }
 
-static inline ssize_t hd_sys_send(int fd, const void *buf, size_t len)
+static inline ssize_t hd_sys_send(int fd, const void *buf, size_t len,
+				  int flags)
 {
-	return hd_sys6(SYS_sendto, fd, (long)buf, (long)len, MSG_NOSIGNAL, 0,
-		       0);
+	return hd_sys6(SYS_sendto, fd, (long)buf, (long)len,
+		       MSG_NOSIGNAL | flags, 0, 0);
 }
 
 #endif
