@@ -163,6 +163,72 @@ START_TEST(stops_at_out_limit_and_resumes)
 }
 END_TEST
 
+/* Idle means no request byte waits in the parser: true exactly where a
+ * request ends (or only blank lines follow one), false from a request's
+ * first byte, whether the parser stopped at the end (the output limit)
+ * or ran on. Fed a byte at a time, then all at once under a limit that
+ * stops after every answer. */
+START_TEST(idle_exactly_between_requests)
+{
+	static const char reqs[] =
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+		"\r\n"
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+		"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n";
+	size_t len = strlen(reqs), answers = 0;
+	for (size_t i = 0; i < len; i++) {
+		size_t used;
+		enum hd_feed_status st =
+			hd_http_feed(&http, &ctx, reqs + i, 1, &out, 1, &used);
+		ck_assert_uint_eq(used, 1);
+		bool ended = ctx.requests > answers;
+		answers = ctx.requests;
+		ck_assert_int_eq(st, ended ? HD_FEED_FULL : HD_FEED_MORE);
+		bool blank = reqs[i] == '\r' || reqs[i] == '\n';
+		bool between = ended || (blank && hd_http_is_idle(&http));
+		ck_assert_msg(hd_http_is_idle(&http) == between,
+			      "byte %zu ('%c'): idle %d", i, reqs[i],
+			      hd_http_is_idle(&http));
+	}
+	ck_assert_uint_eq(answers, 3);
+	hd_http_init(&http);
+	ctx.requests = 0;
+	for (size_t off = 0, n = 0; off < len; off += n) {
+		ck_assert(off == 0 || hd_http_is_idle(&http));
+		enum hd_feed_status st = hd_http_feed(&http, &ctx, reqs + off,
+						      len - off, &out, 1, &n);
+		ck_assert_int_eq(st, HD_FEED_FULL);
+	}
+	ck_assert_uint_eq(ctx.requests, 3);
+	ck_assert(hd_http_is_idle(&http));
+	ck_assert_int_eq(feed_str("G"), HD_FEED_MORE); /* one byte in */
+	ck_assert(!hd_http_is_idle(&http));
+}
+END_TEST
+
+/* What one request counts (target and header bytes, header fields, Host
+ * lines, its route) starts afresh with the next: two requests, each
+ * within every limit but over them together, are both answered. */
+START_TEST(each_request_counts_from_zero)
+{
+	cfg.max_headers = 3;
+	cfg.max_uri = 40;
+	hd_http_ctx_init(&ctx, &cfg, &rs);
+	const char one[] = "GET /nope/xxxxxxxxxxxxxxxxxxxxxxxx HTTP/1.1\r\n"
+			   "Host: x\r\nA: 1\r\nB: 2\r\n\r\n";
+	char two[2 * sizeof(one)];
+	snprintf(two, sizeof(two), "%s%s", one, one);
+	ck_assert_int_eq(feed_str(two), HD_FEED_MORE);
+	const struct hd_response *r = resp(HD_RESP_NOT_FOUND, HD_MODE_KEEP);
+	const struct hd_response *list[] = {r, r};
+	expect_out(list, 2, NULL);
+	ck_assert_int_eq(feed_str(get_root), HD_FEED_MORE);
+	ck_assert_uint_eq(out.len,
+			  2 * r->total_len +
+				  resp(HD_RESP_MAIN, HD_MODE_KEEP)->total_len);
+}
+END_TEST
+
 START_TEST(http10_keep_alive_and_close)
 {
 	ck_assert_int_eq(
@@ -1014,6 +1080,8 @@ Suite *http_suite(void)
 	tcase_add_test(tc, byte_at_a_time);
 	tcase_add_test(tc, pipelined_requests_answered_in_order);
 	tcase_add_test(tc, stops_at_out_limit_and_resumes);
+	tcase_add_test(tc, idle_exactly_between_requests);
+	tcase_add_test(tc, each_request_counts_from_zero);
 	tcase_add_test(tc, http10_keep_alive_and_close);
 	tcase_add_test(tc, connection_close_closes);
 	tcase_add_test(tc, catch_all_answers_every_path);
