@@ -456,8 +456,8 @@ static char byte_before_blanks(const struct feed_run *run,
 			       const struct hd_http *http, const char *at)
 {
 	/* The usual ": " before a value answers at once. */
-	if (at - run->chunk >= 2 && is_blank(at[-1]) && !is_blank(at[-2]))
-		return at[-2];
+	if (at - run->chunk >= 2 && at[-1] == ' ' && at[-2] == ':')
+		return ':';
 	while (at > run->chunk && is_blank(at[-1]))
 		at--;
 	return at > run->chunk ? at[-1] : (char)http->last_nonblank;
