@@ -1,4 +1,5 @@
 /* poller_epoll.c — the epoll backend, edge- or level-triggered. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -81,6 +82,28 @@ static int sys_epoll_wait(int epfd, struct epoll_event *events, int max,
 #endif
 }
 
+static_assert((int)HD_EV_READ == (int)EPOLLIN &&
+		      (int)HD_EV_WRITE == (int)EPOLLOUT,
+	      "a plain IN or OUT report passes through as it is");
+
+/* A report beyond IN and OUT. */
+static uint32_t events_of(uint32_t e)
+{
+	uint32_t out = e & (EPOLLIN | EPOLLOUT);
+	if (e & EPOLLPRI)
+		out |= HD_EV_READ;
+	/* The peer's FIN is also reported as readable, so the owner reads
+	 * and learns what happened from read(). An error or a full hang-up
+	 * comes whatever was asked for: reported as readable and writable,
+	 * so whichever side the owner waits on meets the error in its next
+	 * call instead of being woken for it forever (level-triggered). */
+	if (e & EPOLLRDHUP)
+		out |= HD_EV_HUP | HD_EV_READ;
+	if (e & (EPOLLHUP | EPOLLERR))
+		out |= HD_EV_HUP | HD_EV_READ | HD_EV_WRITE;
+	return out;
+}
+
 static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
 			     int max, int timeout_ms)
 {
@@ -92,23 +115,10 @@ static int epoll_wait_events(struct hd_poller *p, struct hd_event *events,
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		uint32_t e = ep->ready[i].events, out = 0;
-		if (e & (EPOLLIN | EPOLLPRI))
-			out |= HD_EV_READ;
-		if (e & EPOLLOUT)
-			out |= HD_EV_WRITE;
-		/* The peer's FIN is also reported as readable, so the owner
-		 * reads and learns what happened from read(). An error or a
-		 * full hang-up comes whatever was asked for: reported as
-		 * readable and writable, so whichever side the owner waits
-		 * on meets the error in its next call instead of being woken
-		 * for it forever (level-triggered). */
-		if (e & EPOLLRDHUP)
-			out |= HD_EV_HUP | HD_EV_READ;
-		if (e & (EPOLLHUP | EPOLLERR))
-			out |= HD_EV_HUP | HD_EV_READ | HD_EV_WRITE;
+		uint32_t e = ep->ready[i].events;
 		events[i].ptr = ep->ready[i].data.ptr;
-		events[i].events = out;
+		events[i].events =
+			e & ~(uint32_t)(EPOLLIN | EPOLLOUT) ? events_of(e) : e;
 	}
 	p->events += (uint64_t)n;
 	return n;

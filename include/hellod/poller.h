@@ -16,10 +16,12 @@
 #include "hellod/config.h"
 #include "hellod/trace.h"
 
+/* READ and WRITE have epoll's values (EPOLLIN, EPOLLOUT), so the usual
+ * report passes through poller_epoll.c unchanged. */
 enum {
 	HD_EV_READ = 1 << 0,
-	HD_EV_WRITE = 1 << 1,
-	HD_EV_HUP = 1 << 2, /* peer closed its side, or the socket errored */
+	HD_EV_HUP = 1 << 1, /* peer closed its side, or the socket errored */
+	HD_EV_WRITE = 1 << 2,
 };
 
 struct hd_event {
