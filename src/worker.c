@@ -335,10 +335,14 @@ static int accept_ready(struct hd_worker *w, struct hd_listener *l)
 
 static void dispatch(struct hd_worker *w, const struct hd_event *ev)
 {
-	switch (*(const uint8_t *)ev->ptr) {
-	case HD_HANDLE_CONN:
+	uint8_t kind = *(const uint8_t *)ev->ptr;
+	/* Tested first, not through the switch's table: nearly every
+	 * event is a connection's. */
+	if (kind == HD_HANDLE_CONN) {
 		hd_conn_on_event(&w->loop, ev->ptr, ev->events);
-		break;
+		return;
+	}
+	switch (kind) {
 	case HD_HANDLE_LISTENER:
 		/* Woken for a connection another worker took: with one
 		 * listener shared by all, each connection wakes them all. */
