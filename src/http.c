@@ -769,6 +769,16 @@ void hd_http_answer_timeout(struct hd_http_ctx *ctx, struct hd_http *http,
 	hd_answer_error(ctx, http, out);
 	hd_chunk_free(&http->capture);
 }
+static void remember_last_nonblank(struct hd_http *http, const char *data,
+				   const char *end)
+{
+	for (const char *p = end; p > data; p--)
+		if (!is_blank(p[-1])) {
+			http->last_nonblank = (uint8_t)p[-1];
+			return;
+		}
+}
+
 enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 				 const char *data, size_t len,
 				 struct hd_buf *out, size_t out_limit,
@@ -810,11 +820,10 @@ enum hd_feed_status hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx,
 		}
 	}
 	http->parser.data = NULL;
-	for (const char *p = pos; p > data; p--)
-		if (!is_blank(p[-1])) {
-			http->last_nonblank = (uint8_t)p[-1];
-			break;
-		}
+	/* Kept for a value that begins in the next feed; between requests
+	 * the next feed begins a request line, which needs none. */
+	if (!hd_http_is_idle(http))
+		remember_last_nonblank(http, data, pos);
 	*consumed = (size_t)(pos - data);
 	return status;
 }
