@@ -651,12 +651,19 @@ static int on_message_complete(llhttp_t *parser)
 	drop_capture(http);
 	if (err)
 		return -1;
-	http->flags = (uint8_t)(HD_HTTP_F_AT_END |
-				(mode == HD_MODE_CLOSE ? HD_HTTP_F_CLOSE : 0));
 	http->answered = true;
 	start_next_request(http);
-	if (mode == HD_MODE_CLOSE || run->out->len >= run->out_limit)
+	if (mode == HD_MODE_CLOSE || run->out->len >= run->out_limit) {
+		/* Paused here, llhttp has not yet cleared its mark of a
+		 * message under way: AT_END says the message is over. Not
+		 * when it runs on: by the next byte the mark is clear, and
+		 * the flag would call the next request idle. */
+		http->flags = (uint8_t)(HD_HTTP_F_AT_END |
+					(mode == HD_MODE_CLOSE ? HD_HTTP_F_CLOSE
+							       : 0));
 		return HPE_PAUSED;
+	}
+	http->flags = 0;
 	return 0;
 }
 

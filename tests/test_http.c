@@ -1070,6 +1070,104 @@ START_TEST(upgrade_is_answered_then_closed)
 }
 END_TEST
 
+/* The rule behind the split tests above: however a stream of requests
+ * is cut (here in three pieces, after a good request, so that the parser
+ * runs from one request into the next within one feed), it gets the
+ * answers it gets whole, and the parser is idle after a piece exactly
+ * when the piece ends where a request does. */
+static const char *const pipelined_after_good[] = {
+	"GET / HTTP/1.1\r\nHost: x\r\nX: abc\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+	"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n\t b\r\n\r\n",
+};
+
+enum {
+	MALFORMED_COUNT = sizeof(malformed) / sizeof(malformed[0]),
+	FINE_COUNT = sizeof(strict_but_fine) / sizeof(strict_but_fine[0]),
+	AFTER_GOOD_COUNT =
+		sizeof(pipelined_after_good) / sizeof(pipelined_after_good[0]),
+};
+
+static size_t stream_for(int i, char *buf, size_t cap)
+{
+	const char *second;
+	size_t second_len;
+	if (i < MALFORMED_COUNT) {
+		second = malformed[i].request;
+		second_len = malformed_len(i);
+	} else if (i < MALFORMED_COUNT + FINE_COUNT) {
+		second = strict_but_fine[i - MALFORMED_COUNT];
+		second_len = strlen(second);
+	} else {
+		second = pipelined_after_good[i - MALFORMED_COUNT - FINE_COUNT];
+		second_len = strlen(second);
+	}
+	size_t first_len = strlen(get_root);
+	ck_assert_uint_le(first_len + second_len, cap);
+	memcpy(buf, get_root, first_len);
+	memcpy(buf + first_len, second, second_len);
+	return first_len + second_len;
+}
+
+/* Feeds one piece; checks idleness against where requests end (ends[k]
+ * is true when a request ends after byte k-1). */
+static enum hd_feed_status feed_piece(const char *stream, size_t from,
+				      size_t to, const bool *ends, size_t cut1,
+				      size_t cut2)
+{
+	enum hd_feed_status st = feed(stream + from, to - from);
+	if (st == HD_FEED_MORE)
+		ck_assert_msg(hd_http_is_idle(&http) == ends[to],
+			      "cuts %zu, %zu: after byte %zu idle is %d", cut1,
+			      cut2, to, hd_http_is_idle(&http));
+	return st;
+}
+
+START_TEST(answers_and_idle_however_a_stream_is_cut)
+{
+	char stream[512];
+	size_t len = stream_for(_i, stream, sizeof(stream));
+	/* Where requests end, and the answers, from the stream whole: a
+	 * request ends where the answer count grows, fed a byte at a time
+	 * (which the byte_at_a_time test holds to the whole answers). */
+	bool ends[513] = {true};
+	uint64_t answers = ctx.requests;
+	for (size_t k = 0; k < len; k++) {
+		if (feed(stream + k, 1) == HD_FEED_CLOSE)
+			break;
+		ends[k + 1] = ctx.requests > answers;
+		answers = ctx.requests;
+	}
+	hd_http_init(&http);
+	out.len = 0;
+	enum hd_feed_status whole_st = feed(stream, len);
+	char *whole = malloc(out.len + 1);
+	ck_assert_ptr_nonnull(whole);
+	memcpy(whole, out.data, out.len);
+	size_t whole_len = out.len;
+	for (size_t cut1 = 0; cut1 <= len; cut1++)
+		for (size_t cut2 = cut1; cut2 <= len; cut2++) {
+			hd_http_init(&http);
+			out.len = 0;
+			enum hd_feed_status st =
+				feed_piece(stream, 0, cut1, ends, cut1, cut2);
+			if (st != HD_FEED_CLOSE)
+				st = feed_piece(stream, cut1, cut2, ends, cut1,
+						cut2);
+			if (st != HD_FEED_CLOSE)
+				st = feed(stream + cut2, len - cut2);
+			ck_assert_msg(
+				st == whole_st && out.len == whole_len &&
+					!memcmp(out.data, whole, whole_len),
+				"case %d, cuts %zu, %zu: '%.*s', whole "
+				"'%.*s'",
+				_i, cut1, cut2, (int)out.len, out.data,
+				(int)whole_len, whole);
+		}
+	free(whole);
+}
+END_TEST
+
 Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1093,6 +1191,8 @@ Suite *http_suite(void)
 	tcase_add_loop_test(tc, strict_but_well_formed_is_answered, 0,
 			    sizeof(strict_but_fine) /
 				    sizeof(strict_but_fine[0]));
+	tcase_add_loop_test(tc, answers_and_idle_however_a_stream_is_cut, 0,
+			    MALFORMED_COUNT + FINE_COUNT + AFTER_GOOD_COUNT);
 	tcase_add_loop_test(tc, answered_whole_and_split_anywhere, 0,
 			    sizeof(answered) / sizeof(answered[0]));
 	tcase_add_test(tc, header_count_does_not_wrap);
