@@ -122,6 +122,14 @@ static size_t below(struct sim *s, size_t n)
 	return draw(s->rng, n <= 256 ? 1 : n <= 65536 ? 2 : 4) % n;
 }
 
+/* None, READ, WRITE or both, whatever the HD_EV_* values are. */
+static uint32_t spurious_events(struct sim *s)
+{
+	size_t pick_bits = below(s, 4);
+	return (pick_bits & 1 ? HD_EV_READ : 0u) |
+	       (pick_bits & 2 ? HD_EV_WRITE : 0u);
+}
+
 static bool chance(struct sim *s, unsigned one_in)
 {
 	return below(s, one_in) == 0;
@@ -851,9 +859,7 @@ static void hostile_step(struct sim *s)
 	else if (action < 88)
 		/* Spurious readiness, as epoll may give; a hang-up is
 		 * never made up. */
-		deliver(s, k,
-			((uint32_t)below(s, 4) & (HD_EV_READ | HD_EV_WRITE)) |
-				(readiness(k) & HD_EV_HUP));
+		deliver(s, k, spurious_events(s) | (readiness(k) & HD_EV_HUP));
 	else {
 		static const size_t advances[] = {0, 1, 10, 50, 300, 3000};
 		end_batch(s, pick(s, advances, 6));
