@@ -103,12 +103,15 @@ static void server_resume(void)
 
 /* Waits until the server holds `count` descriptors (a connection was
  * accepted, or closed). */
-static void wait_server_fds(int count)
+static void wait_server_fds(int count, const char *what)
 {
 	long long deadline = now_ms() + 3000;
 	while (proc_fd_count(srv.pid) != count && now_ms() < deadline)
 		usleep(1000);
-	ck_assert_int_eq(proc_fd_count(srv.pid), count);
+	int held = proc_fd_count(srv.pid);
+	ck_assert_msg(held == count,
+		      "%s: hellod holds %d descriptors after 3 s, want %d (%s)",
+		      what, held, count, test_mode_args);
 }
 
 /* Waits until the peer's kernel has acknowledged everything fd sent
@@ -278,9 +281,9 @@ static void a_then_b(bool echo)
 	char *a_requests = build_a_requests(echo);
 	int idle_fds = proc_fd_count(srv.pid);
 	for (int round = 0; round < ROUNDS; round++) {
-		wait_server_fds(idle_fds); /* the last B is gone */
+		wait_server_fds(idle_fds, "the last round's A and B closed");
 		int a = connect_port(srv.port);
-		wait_server_fds(idle_fds + 1); /* accepted */
+		wait_server_fds(idle_fds + 1, "A accepted");
 		/* All of A, then the reset, while the server sleeps: its
 		 * first read takes the 64 KiB, its second meets the reset. */
 		server_pause();
@@ -653,7 +656,7 @@ static void fin_while_paused(int requests, int body, bool together)
 	int idle_fds = proc_fd_count(srv.pid);
 	struct reader r;
 	int fd = client_open(&r, srv.port);
-	wait_server_fds(idle_fds + 1);
+	wait_server_fds(idle_fds + 1, "the client accepted");
 	if (together)
 		server_pause();
 	send_all(fd, all, len);
