@@ -162,6 +162,33 @@ START_TEST(header_timeout_answers_slowloris_with_408)
 }
 END_TEST
 
+/* A request begun in the read that ended the one before is under way,
+ * not idle: it keeps header_timeout (a 408 after 1 s), not the shorter
+ * keepalive_timeout (a silent close after 300 ms). */
+START_TEST(request_begun_behind_an_answered_one_keeps_header_timeout)
+{
+	start_conf("header_timeout 1s\nkeepalive_timeout 300ms\n", NULL);
+	struct reader r;
+	int fd = client_open(&r, srv.port);
+	long long start = now_ms();
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+		     "GET / HTTP/1.1\r\nHost: t\r\n");
+	struct response resp;
+	ck_assert(read_response(&r, &resp, 3000));
+	ck_assert_int_eq(resp.status, 200);
+	response_free(&resp);
+	ck_assert_msg(read_response(&r, &resp, 3000),
+		      "closed after %lld ms without a 408", now_ms() - start);
+	long long answered = now_ms() - start;
+	ck_assert_int_eq(resp.status, 408);
+	response_free(&resp);
+	ck_assert_int_ge(answered, 950);
+	ck_assert(peer_closed(&r, 3000));
+	client_close(&r);
+	ck_assert_ptr_nonnull(strstr(stop_with_stats(), "timeouts: header 1,"));
+}
+END_TEST
+
 /* defer_accept: the kernel holds a client that sends nothing and passes
  * it on after the defer time; header_timeout counts from the accept, so
  * it closes after about both. A client with a request is served at once
@@ -507,6 +534,8 @@ Suite *robust_suite(enum hd_test_mode mode)
 	tcase_add_test(tc, configured_limits_get_their_status_and_a_close);
 	tcase_add_test(tc, header_timeout_answers_slowloris_with_408);
 	tcase_add_test(tc, keepalive_timeout_closes_idle_connections);
+	tcase_add_test(
+		tc, request_begun_behind_an_answered_one_keeps_header_timeout);
 	tcase_add_test(tc,
 		       defer_accept_holds_a_silent_client_then_header_timeout);
 	/* A blocking worker reads each client as it takes it anyway, on a
