@@ -357,23 +357,33 @@ static void herd_clients(void)
 	ck_assert_msg(rc == 0, "a herd client failed: %s", out);
 }
 
+enum { HERD_ROUNDS = 5 };
+
 START_TEST(lab_9_shared_listener_wakes_every_worker)
 {
 	char out[MAX_OUTPUT];
-	server_startf(&srv, "-w 2 --stats --shared-listener");
-	herd_clients();
-	stop_and_collect(out, sizeof(out));
-	uint64_t won0 = stats_cell(out, "0", COL_ACCEPTED);
-	uint64_t won1 = stats_cell(out, "1", COL_ACCEPTED);
-	ck_assert_uint_eq(won0 + won1, HERD_CONNS);
-	ck_assert_uint_eq(stats_cell(out, "total", COL_ACCEPTED), HERD_CONNS);
 	/* Both workers wait on the one socket, so a worker is woken for a
 	 * connection the other one took. How often it sees that depends on
 	 * the scheduler (a late waker finds the queue empty and is not
-	 * told at all), so the bound is loose: once in HERD_CONNS. */
-	uint64_t empty = stats_cell(out, "total", COL_EMPTY);
-	ck_assert_msg(empty >= 1, "no empty wakeup in %d connections: %s",
-		      HERD_CONNS, out);
+	 * told at all; once, under ASan, no round of HERD_CONNS showed
+	 * it), so the bound is loose: once in up to HERD_ROUNDS runs of
+	 * the sheet's client, as a student would run it again. */
+	uint64_t empty = 0;
+	for (int round = 0; round < HERD_ROUNDS && !empty; round++) {
+		server_startf(&srv, "-w 2 --stats --shared-listener");
+		herd_clients();
+		stop_and_collect(out, sizeof(out));
+		uint64_t won0 = stats_cell(out, "0", COL_ACCEPTED);
+		uint64_t won1 = stats_cell(out, "1", COL_ACCEPTED);
+		ck_assert_uint_eq(won0 + won1, HERD_CONNS);
+		ck_assert_uint_eq(stats_cell(out, "total", COL_ACCEPTED),
+				  HERD_CONNS);
+		empty = stats_cell(out, "total", COL_EMPTY);
+	}
+	ck_assert_msg(empty >= 1,
+		      "no empty wakeup in %d runs of %d connections; the "
+		      "last: %s",
+		      HERD_ROUNDS, HERD_CONNS, out);
 }
 END_TEST
 
