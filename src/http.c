@@ -680,6 +680,66 @@ static const llhttp_settings_t settings = {
 	.on_message_complete = on_message_complete,
 };
 
+/* ---- the parser's calls ----
+ *
+ * llhttp's generated parser calls a function for each callback
+ * (llhttp__on_url, ...), which api.c defines as a load of the parser's
+ * settings, two tests and an indirect call, even for the callbacks
+ * hellod does not set. The Makefile renames api.c's own (llhttp_api__*,
+ * LLHTTP_HOOKS: the list below) and these take their place: a parser
+ * with hellod's settings calls hellod's callback directly, or returns 0
+ * at once for one it does not set (`none`), and LTO inlines most of them
+ * into the parser; any other parser (the tests' response parser) goes on
+ * through api.c's. Each returns what api.c's would: a span callback's -1
+ * becomes HPE_USER. A name in one list and not the other fails the link
+ * (undefined, or defined twice). */
+
+/* clang-format off */
+#define HD_LLHTTP_HOOKS(X)                                                    \
+	X(on_url, span)                                                       \
+	X(on_header_field, span)                                              \
+	X(on_header_value, span)                                              \
+	X(on_body, span)                                                      \
+	X(on_url_complete, plain)                                             \
+	X(on_version_complete, plain)                                         \
+	X(on_header_field_complete, plain)                                    \
+	X(on_header_value_complete, plain)                                    \
+	X(on_headers_complete, plain)                                         \
+	X(on_message_complete, plain)                                         \
+	X(on_message_begin, none)                                             \
+	X(on_method, none)                                                    \
+	X(on_method_complete, none)                                           \
+	X(on_version, none)                                                   \
+	X(on_reset, none)
+/* clang-format on */
+
+static int span_result(llhttp_t *parser, int err, const char *name)
+{
+	if (err != -1)
+		return err;
+	llhttp_set_error_reason(parser, name);
+	return HPE_USER;
+}
+
+#define CALL_span(name, s, p, endp)                                            \
+	span_result(s, name(s, p, (size_t)(endp - p)),                         \
+		    "Span callback error in " #name)
+#define CALL_plain(name, s, p, endp) name(s)
+#define CALL_none(name, s, p, endp)  0
+
+#define DEFINE_HOOK(name, kind)                                                \
+	int llhttp_api__##name(llhttp_t *s, const char *p, const char *endp);  \
+	int llhttp__##name(llhttp_t *s, const char *p, const char *endp);      \
+	int llhttp__##name(llhttp_t *s, const char *p, const char *endp)       \
+	{                                                                      \
+		if (s->settings != &settings)                                  \
+			return llhttp_api__##name(s, p, endp);                 \
+		(void)p;                                                       \
+		(void)endp;                                                    \
+		return CALL_##kind(name, s, p, endp);                          \
+	}
+HD_LLHTTP_HOOKS(DEFINE_HOOK)
+
 /* ---- public ---- */
 
 void hd_http_ctx_init(struct hd_http_ctx *ctx, const struct hd_config *cfg,

@@ -1168,6 +1168,160 @@ START_TEST(answers_and_idle_however_a_stream_is_cut)
 }
 END_TEST
 
+/* Another request parser in the same program, with its own settings:
+ * http.c takes llhttp's callback calls (llhttp__on_url, ...) for its own
+ * parsers, and must hand every other parser's to that parser's settings,
+ * as llhttp's api.c would, for the callbacks hellod sets and for those it
+ * does not. */
+struct seen {
+	char spans[160];
+	size_t len;
+	int begins, completes, resets, url_done, version_done, fields_done;
+	int values_done, heads_done, method_done;
+};
+
+static struct seen *seen_of(llhttp_t *p)
+{
+	return p->data;
+}
+
+static int note_span(llhttp_t *p, char tag, const char *at, size_t n)
+{
+	struct seen *s = seen_of(p);
+	if (s->len + n + 1 >= sizeof(s->spans))
+		return -1;
+	s->spans[s->len++] = tag;
+	memcpy(s->spans + s->len, at, n);
+	s->len += n;
+	return 0;
+}
+
+static int o_method(llhttp_t *p, const char *at, size_t n)
+{
+	return note_span(p, 'M', at, n);
+}
+static int o_url(llhttp_t *p, const char *at, size_t n)
+{
+	return note_span(p, 'U', at, n);
+}
+static int o_version(llhttp_t *p, const char *at, size_t n)
+{
+	return note_span(p, 'V', at, n);
+}
+static int o_field(llhttp_t *p, const char *at, size_t n)
+{
+	return note_span(p, 'F', at, n);
+}
+static int o_value(llhttp_t *p, const char *at, size_t n)
+{
+	return note_span(p, 'v', at, n);
+}
+static int o_body(llhttp_t *p, const char *at, size_t n)
+{
+	return note_span(p, 'B', at, n);
+}
+static int o_begin(llhttp_t *p)
+{
+	seen_of(p)->begins++;
+	return 0;
+}
+static int o_method_done(llhttp_t *p)
+{
+	seen_of(p)->method_done++;
+	return 0;
+}
+static int o_url_done(llhttp_t *p)
+{
+	seen_of(p)->url_done++;
+	return 0;
+}
+static int o_version_done(llhttp_t *p)
+{
+	seen_of(p)->version_done++;
+	return 0;
+}
+static int o_field_done(llhttp_t *p)
+{
+	seen_of(p)->fields_done++;
+	return 0;
+}
+static int o_value_done(llhttp_t *p)
+{
+	seen_of(p)->values_done++;
+	return 0;
+}
+static int o_heads_done(llhttp_t *p)
+{
+	seen_of(p)->heads_done++;
+	return 0;
+}
+static int o_complete(llhttp_t *p)
+{
+	seen_of(p)->completes++;
+	return 0;
+}
+static int o_reset(llhttp_t *p)
+{
+	seen_of(p)->resets++;
+	return 0;
+}
+
+static const llhttp_settings_t other_settings = {
+	.on_message_begin = o_begin,
+	.on_method = o_method,
+	.on_method_complete = o_method_done,
+	.on_url = o_url,
+	.on_url_complete = o_url_done,
+	.on_version = o_version,
+	.on_version_complete = o_version_done,
+	.on_header_field = o_field,
+	.on_header_field_complete = o_field_done,
+	.on_header_value = o_value,
+	.on_header_value_complete = o_value_done,
+	.on_headers_complete = o_heads_done,
+	.on_body = o_body,
+	.on_message_complete = o_complete,
+	.on_reset = o_reset,
+};
+
+START_TEST(another_parser_gets_its_own_callbacks)
+{
+	static const char two[] = "POST /a HTTP/1.1\r\nHost: x\r\n"
+				  "Content-Length: 2\r\n\r\nhi"
+				  "GET /b HTTP/1.0\r\n\r\n";
+	struct seen s = {0};
+	llhttp_t p;
+	llhttp_init(&p, HTTP_REQUEST, &other_settings);
+	p.data = &s;
+	uint64_t hellod_answers = ctx.requests;
+	ck_assert_int_eq(llhttp_execute(&p, two, sizeof(two) - 1), HPE_OK);
+	static const char want[] = "MPOSTU/aV1.1FHostvxFContent-Lengthv2Bhi"
+				   "MGETU/bV1.0";
+	ck_assert_msg(s.len == sizeof(want) - 1 &&
+			      !memcmp(s.spans, want, s.len),
+		      "spans '%.*s'", (int)s.len, s.spans);
+	ck_assert_int_eq(s.begins, 2);
+	ck_assert_int_eq(s.method_done, 2);
+	ck_assert_int_eq(s.url_done, 2);
+	ck_assert_int_eq(s.version_done, 2);
+	ck_assert_int_eq(s.fields_done, 2);
+	ck_assert_int_eq(s.values_done, 2);
+	ck_assert_int_eq(s.heads_done, 2);
+	ck_assert_int_eq(s.completes, 2);
+	ck_assert_int_ge(s.resets, 1);
+	/* None of it reached hellod's callbacks. */
+	ck_assert_uint_eq(ctx.requests, hellod_answers);
+	/* A span callback's -1 is HPE_USER, as llhttp's own would make it. */
+	s.len = sizeof(s.spans) - 4;
+	llhttp_init(&p, HTTP_REQUEST, &other_settings);
+	p.data = &s;
+	ck_assert_int_eq(llhttp_execute(&p, two, sizeof(two) - 1), HPE_USER);
+	/* And hellod's own parser still answers beside it. */
+	ck_assert_int_eq(feed_str(get_root), HD_FEED_MORE);
+	ck_assert_uint_eq(ctx.requests, hellod_answers + 1);
+}
+END_TEST
+
 Suite *http_suite(void)
 {
 	Suite *s = suite_create("http");
@@ -1206,6 +1360,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, long_uri_gets_414);
 	tcase_add_test(tc, huge_headers_get_431);
 	tcase_add_test(tc, upgrade_is_answered_then_closed);
+	tcase_add_test(tc, another_parser_gets_its_own_callbacks);
 	suite_add_tcase(s, tc);
 	return s;
 }
