@@ -841,7 +841,11 @@ void hd_conn_on_event(struct hd_loop *loop, struct hd_conn *c, uint32_t events)
 	}
 	c->flags &= (uint16_t)~HD_CONN_F_DRAINED;
 	loop->reads_left = HD_READ_BUDGET;
-	if (events & HD_EV_WRITE)
+	/* Edge-triggered epoll reports OUT beside nearly every IN; with no
+	 * output waiting and no send refused it has nothing to do (PAUSED
+	 * has output, by check_invariants). */
+	if ((events & HD_EV_WRITE) &&
+	    (c->out || (c->flags & HD_CONN_F_WBLOCKED)))
 		on_writable(loop, c);
 	bool drained = false;
 	if (events & HD_EV_READ)
