@@ -9,6 +9,7 @@
  * serves. --trace narrates, within its line budget, what the kernel
  * reported and what the server did. */
 #include <check.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,6 +615,47 @@ START_TEST(trace_is_bounded_and_off_by_default)
 }
 END_TEST
 
+/* A hang-up the kernel reports alone, without IN or OUT (a pipe whose
+ * writer closed, with nothing left in it): a socket's reset comes with IN
+ * and OUT as well, which carry a connection to its failing read anyway,
+ * so only this path shows that a poller turns a bare HUP or ERR into a
+ * wakeup of both sides. Every readiness poller, on the poller alone. */
+static struct hd_poller *hangup_poller(int i)
+{
+	switch (i) {
+	case 0: return hd_poller_epoll_new(true);
+	case 1: return hd_poller_epoll_new(false);
+	default: return hd_poller_poll_new();
+	}
+}
+
+START_TEST(a_bare_hangup_wakes_both_sides)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+	struct hd_poller *p = hangup_poller(_i);
+	ck_assert_ptr_nonnull(p);
+	uint8_t handle = HD_HANDLE_CONN;
+	ck_assert_int_eq(hd_poller_add(p, fds[0], &handle, HD_EV_READ), 0);
+	close(fds[1]);
+	struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	ck_assert_msg(pfd.revents == POLLHUP,
+		      "the kernel reported %#x, not a bare POLLHUP",
+		      (unsigned)pfd.revents);
+	struct hd_event ev[4];
+	int n = hd_poller_wait(p, ev, 4, 2000);
+	ck_assert_int_eq(n, 1);
+	ck_assert_ptr_eq(ev[0].ptr, &handle);
+	uint32_t all = HD_EV_READ | HD_EV_WRITE | HD_EV_HUP;
+	ck_assert_msg(ev[0].events == all, "%s: a bare hang-up gave %#x",
+		      p->ops->name, (unsigned)ev[0].events);
+	hd_poller_forget(p, fds[0]);
+	hd_poller_destroy(p);
+	close(fds[0]);
+}
+END_TEST
+
 Suite *ladder_suite(void)
 {
 	Suite *s = suite_create("ladder");
@@ -639,6 +681,9 @@ Suite *ladder_suite(void)
 	tcase_add_test(tc, uring_answer_queued_before_stop_goes_out);
 	tcase_add_test(tc,
 		       uring_queued_receive_does_not_take_a_reused_descriptor);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hangup");
+	tcase_add_loop_test(tc, a_bare_hangup_wakes_both_sides, 0, 3);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trace");
 	tcase_set_timeout(tc, 30);
