@@ -94,6 +94,8 @@ $(BUILD)/obj/%.o: src/%.c Makefile | $(BUILD)/obj
 # without it.
 LTO ?= -flto=auto
 ALL_CFLAGS  += $(LTO)
+# GCC at -Og refuses always_inline across files (http.c's hd_http_feed).
+ALL_CFLAGS  += $(if $(filter -Og,$(CFLAGS)),-DHD_NO_CROSS_FILE_INLINE)
 ALL_LDFLAGS += $(LTO)
 
 # llhttp is compiled from Debian's node-llhttp sources, in strict mode:
@@ -217,11 +219,11 @@ FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 FUZZ_OBJS    := $(LIB_SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LLHTTP  := $(addprefix $(FUZZ_DIR)/llhttp/,llhttp.o api.o http.o)
 
-$(FUZZ_DIR)/obj/%.o: src/%.c
+$(FUZZ_DIR)/obj/%.o: src/%.c Makefile
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(BASE) $(WARN) $(FUZZ_FLAGS) -c -o $@ $<
 
-$(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+$(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -DLLHTTP_STRICT_MODE=1 $(LLHTTP_ARCH) -I$(LLHTTP_INC) \
 	  $(call LLHTTP_RENAME,$*) $(FUZZ_FLAGS) -w -c -o $@ $<

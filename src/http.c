@@ -667,33 +667,6 @@ static int on_message_complete(llhttp_t *parser)
 	return 0;
 }
 
-static const llhttp_settings_t settings = {
-	.on_url = on_url,
-	.on_url_complete = on_url_complete,
-	.on_version_complete = on_version_complete,
-	.on_header_field = on_header_field,
-	.on_header_field_complete = on_header_field_complete,
-	.on_header_value = on_header_value,
-	.on_header_value_complete = on_header_value_complete,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
-};
-
-/* ---- the parser's calls ----
- *
- * llhttp's generated parser calls a function for each callback
- * (llhttp__on_url, ...), which api.c defines as a load of the parser's
- * settings, two tests and an indirect call, even for the callbacks
- * hellod does not set. The Makefile renames api.c's own (llhttp_api__*,
- * LLHTTP_HOOKS: the list below) and these take their place: a parser
- * with hellod's settings calls hellod's callback directly, or returns 0
- * at once for one it does not set (`none`), and LTO inlines most of them
- * into the parser; any other parser (the tests' response parser) goes on
- * through api.c's. Each returns what api.c's would: a span callback's -1
- * becomes HPE_USER. A name in one list and not the other fails the link
- * (undefined, or defined twice). */
-
 /* clang-format off */
 #define HD_LLHTTP_HOOKS(X)                                                    \
 	X(on_url, span)                                                       \
@@ -712,6 +685,29 @@ static const llhttp_settings_t settings = {
 	X(on_version, none)                                                   \
 	X(on_reset, none)
 /* clang-format on */
+
+/* The callbacks hellod sets: the span and plain ones of HD_LLHTTP_HOOKS
+ * (above), so the list that says which llhttp calls go straight to them
+ * is the one that sets them. */
+#define SETTING_span(name)  .name = name,
+#define SETTING_plain(name) .name = name,
+#define SETTING_none(name)
+#define SETTING(name, kind) SETTING_##kind(name)
+static const llhttp_settings_t settings = {HD_LLHTTP_HOOKS(SETTING)};
+
+/* ---- the parser's calls ----
+ *
+ * llhttp's generated parser calls a function for each callback
+ * (llhttp__on_url, ...), which api.c defines as a load of the parser's
+ * settings, two tests and an indirect call, even for the callbacks
+ * hellod does not set. The Makefile renames api.c's own (llhttp_api__*,
+ * LLHTTP_HOOKS: the list below) and these take their place: a parser
+ * with hellod's settings calls hellod's callback directly, or returns 0
+ * at once for one it does not set (`none`), and LTO inlines most of them
+ * into the parser; any other parser (the tests' response parser) goes on
+ * through api.c's. Each returns what api.c's would: a span callback's -1
+ * becomes HPE_USER. A name in one list and not the other fails the link
+ * (undefined, or defined twice). */
 
 static int span_result(llhttp_t *parser, int err, const char *name)
 {
@@ -848,8 +844,15 @@ static void remember_last_nonblank(struct hd_http *http, const char *data,
 
 /* Inlined into the loop's feed_http (conn.c) by LTO: as a call, its seven
  * arguments and six saved registers cost about 23 instructions a
- * keep-alive request (callgrind, docs/performance.md). */
-__attribute__((always_inline)) inline enum hd_feed_status
+ * keep-alive request (callgrind, docs/performance.md). GCC at -Og will
+ * not inline across files and fails the link instead; the Makefile
+ * defines HD_NO_CROSS_FILE_INLINE there. */
+#ifdef HD_NO_CROSS_FILE_INLINE
+#define FEED_INLINE
+#else
+#define FEED_INLINE __attribute__((always_inline)) inline
+#endif
+FEED_INLINE enum hd_feed_status
 hd_http_feed(struct hd_http *http, struct hd_http_ctx *ctx, const char *data,
 	     size_t len, struct hd_buf *out, size_t out_limit, size_t *consumed)
 {
