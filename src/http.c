@@ -701,7 +701,7 @@ static const llhttp_settings_t settings = {HD_LLHTTP_HOOKS(SETTING)};
  * (llhttp__on_url, ...), which api.c defines as a load of the parser's
  * settings, two tests and an indirect call, even for the callbacks
  * hellod does not set. The Makefile renames api.c's own (llhttp_api__*,
- * LLHTTP_HOOKS: the list below) and these take their place: a parser
+ * LLHTTP_HOOKS: HD_LLHTTP_HOOKS above) and these take their place: a parser
  * with hellod's settings calls hellod's callback directly, or returns 0
  * at once for one it does not set (`none`), and LTO inlines most of them
  * into the parser; any other parser (the tests' response parser) goes on

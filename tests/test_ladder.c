@@ -619,7 +619,8 @@ END_TEST
  * writer closed, with nothing left in it): a socket's reset comes with IN
  * and OUT as well, which carry a connection to its failing read anyway,
  * so only this path shows that a poller turns a bare HUP or ERR into a
- * wakeup of both sides. Every readiness poller, on the poller alone. */
+ * wakeup of both sides. The pollers that see hang-ups (epoll edge and
+ * level, poll; select reports readiness only), each on its own. */
 static struct hd_poller *hangup_poller(int i)
 {
 	switch (i) {
