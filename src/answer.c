@@ -135,14 +135,10 @@ int hd_answer_request(struct hd_http_ctx *ctx, struct hd_http *http,
 	}
 	bool head = http->parser.method == HTTP_HEAD;
 	size_t len = head ? r->head_len : r->total_len;
-	/* The buffer has room after the first few requests: a copy, not a
-	 * call that checks for it. */
-	if (out->cap - out->len >= len) {
-		memcpy(out->data + out->len, r->bytes, len);
-		out->len += len;
-	} else if (hd_buf_append(out, r->bytes, len)) {
+	/* The precomputed bytes change only between events (the Date), so
+	 * the scratch may send them without copying. */
+	if (hd_buf_append_stable(out, r->bytes, len))
 		return -1;
-	}
 	(*counter)++;
 	ctx->requests++;
 	if (ctx->log)

@@ -16,14 +16,19 @@ static size_t grown_capacity(size_t cap, size_t need)
 int hd_buf_reserve(struct hd_buf *buf, size_t extra)
 {
 	size_t need = buf->len + extra;
-	if (need <= buf->cap)
-		return 0;
-	size_t cap = grown_capacity(buf->cap, need);
-	char *data = realloc(buf->data, cap);
-	if (!data)
-		return -ENOMEM;
-	buf->data = data;
-	buf->cap = cap;
+	if (need > buf->cap) {
+		size_t cap = grown_capacity(buf->cap, need);
+		char *data = realloc(buf->data, cap);
+		if (!data)
+			return -ENOMEM;
+		buf->data = data;
+		buf->cap = cap;
+	}
+	/* A write follows: the borrowed bytes must be in data before it. */
+	if (buf->lent) {
+		memcpy(buf->data, buf->lent, buf->len);
+		buf->lent = NULL;
+	}
 	return 0;
 }
 
@@ -43,6 +48,7 @@ void hd_buf_free(struct hd_buf *buf)
 {
 	free(buf->data);
 	buf->data = NULL;
+	buf->lent = NULL;
 	buf->len = buf->cap = 0;
 }
 

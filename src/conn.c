@@ -258,21 +258,22 @@ HOT_INLINE static void emit(struct hd_loop *loop, struct hd_conn *c)
 {
 	struct hd_buf *scratch = &loop->scratch;
 	if (!scratch->len || c->state == HD_CONN_DEAD) {
-		scratch->len = 0;
+		hd_buf_clear(scratch);
 		return;
 	}
 	/* Requests are parsed only while the queue is under its bound, so
 	 * it ends at most one response past it (see feed_http). */
 	assert(hd_chunk_pending(c->out) < loop->cfg->max_pending_output);
+	const char *bytes = hd_buf_bytes(scratch);
 	size_t sent = 0;
 	if (!c->out && !(c->flags & HD_CONN_F_WBLOCKED)) {
-		ssize_t n = send_some(loop, c, scratch->data, scratch->len);
+		ssize_t n = send_some(loop, c, bytes, scratch->len);
 		sent = n > 0 ? (size_t)n : 0;
 	}
 	if (c->state != HD_CONN_DEAD && sent < scratch->len &&
-	    hd_chunk_append(&c->out, scratch->data + sent, scratch->len - sent))
+	    hd_chunk_append(&c->out, bytes + sent, scratch->len - sent))
 		fail(c);
-	scratch->len = 0;
+	hd_buf_clear(scratch);
 }
 
 /* ---- parsing ---- */
@@ -719,7 +720,7 @@ static void check_invariants(const struct hd_loop *loop,
 {
 	(void)loop;
 	(void)c;
-	assert(!loop->scratch.len);
+	assert(!loop->scratch.len && !loop->scratch.lent);
 	assert(c->state <= HD_CONN_LINGERING);
 	assert(c->state != HD_CONN_PAUSED || c->out);
 	assert(!c->in || c->state == HD_CONN_PAUSED ||

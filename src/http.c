@@ -138,13 +138,13 @@ static int capture_if_echo(struct hd_http *http, llhttp_t *parser,
  * the target's first span (on_url), which needs the context. */
 static void start_next_request(struct hd_http *http)
 {
-	http->target = HD_TARGET_START;
 	http->url_len = 0;
 	http->header_bytes = 0;
 	http->header_count = 0;
 	http->host_count = 0;
 	http->route = HD_ROUTE_NONE;
 	http->prefix_route = HD_ROUTE_NONE;
+	http->target = HD_TARGET_START;
 	http->body_bytes = 0;
 }
 

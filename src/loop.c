@@ -97,6 +97,7 @@ int hd_loop_init(struct hd_loop *loop, const struct hd_config *cfg,
 	loop->rbuf = malloc(loop->rbuf_size);
 	if (!loop->rbuf || hd_buf_reserve(&loop->scratch, 2 * READ_BUFFER))
 		return -ENOMEM;
+	loop->scratch.lendable = true; /* emptied by every event's end */
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "hellod/echo.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -59,6 +60,9 @@ static void refresh_date(struct hd_worker *w)
 	w->date_due_ms = w->now_ms + 1000 - (uint64_t)real.tv_nsec / 1000000;
 	if (!hd_date_cache_update(&w->date, real.tv_sec))
 		return;
+	/* The scratch may have borrowed these bytes; it is empty between
+	 * events, so nothing sends them half rewritten. */
+	assert(!w->loop.scratch.len);
 	hd_responses_set_date(&w->responses, w->date.text);
 	hd_access_log_flush(&w->log);
 }

@@ -58,6 +58,70 @@ START_TEST(chunk_keeps_order_across_slides)
 }
 END_TEST
 
+/* The borrowing rule: a lendable buffer's first stable bytes are the
+ * caller's own, and any later write copies them in first, so what the
+ * buffer holds is always what was appended, in order, whoever changes
+ * the borrowed bytes afterwards. */
+START_TEST(lendable_buf_borrows_only_while_nothing_follows)
+{
+	char answer[] = "HTTP/1.1 200 OK\r\n\r\n";
+	size_t n = strlen(answer);
+	struct hd_buf b = {.lendable = true};
+	ck_assert_int_eq(hd_buf_reserve(&b, 64), 0);
+	ck_assert_int_eq(hd_buf_append_stable(&b, answer, n), 0);
+	ck_assert_ptr_eq(hd_buf_bytes(&b), answer); /* not copied */
+	ck_assert_uint_eq(b.len, n);
+
+	/* A second answer copies the first in, then follows it. */
+	ck_assert_int_eq(hd_buf_append_stable(&b, "XY", 2), 0);
+	ck_assert_ptr_eq(hd_buf_bytes(&b), b.data);
+	ck_assert_ptr_null(b.lent);
+	answer[0] = '!'; /* the table changes: the buffer does not */
+	ck_assert_uint_eq(b.len, n + 2);
+	ck_assert_int_eq(memcmp(b.data, "HTTP/1.1 200", 12), 0);
+	ck_assert_int_eq(memcmp(b.data + n, "XY", 2), 0);
+
+	/* Emptied, it borrows again; any other write copies too. */
+	hd_buf_clear(&b);
+	answer[0] = 'H';
+	ck_assert_int_eq(hd_buf_append_stable(&b, answer, n), 0);
+	ck_assert_ptr_eq(hd_buf_bytes(&b), answer);
+	ck_assert_int_eq(hd_buf_append(&b, "Z", 1), 0);
+	answer[0] = '!';
+	ck_assert_ptr_eq(hd_buf_bytes(&b), b.data);
+	ck_assert_int_eq(memcmp(b.data, "HTTP", 4), 0);
+	ck_assert_int_eq(b.data[n], 'Z');
+
+	/* Reserving alone copies too: the caller writes next. */
+	hd_buf_clear(&b);
+	answer[0] = 'H';
+	ck_assert_int_eq(hd_buf_append_stable(&b, answer, n), 0);
+	ck_assert_int_eq(hd_buf_reserve(&b, 1), 0);
+	ck_assert_ptr_null(b.lent);
+	answer[0] = '!';
+	ck_assert_int_eq(memcmp(b.data, "HTTP", 4), 0);
+	hd_buf_free(&b);
+	ck_assert_ptr_null(b.lent);
+	ck_assert_uint_eq(b.len, 0);
+}
+END_TEST
+
+START_TEST(plain_buf_never_borrows)
+{
+	char answer[] = "hello";
+	struct hd_buf b = {0};
+	ck_assert_int_eq(hd_buf_append_stable(&b, answer, 0), 0);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(hd_buf_append_stable(&b, answer, 5), 0);
+	ck_assert_ptr_null(b.lent);
+	answer[0] = '!';
+	ck_assert_int_eq(memcmp(hd_buf_bytes(&b), "hello", 5), 0);
+	ck_assert_int_eq(hd_buf_append_stable(&b, answer, 5), 0);
+	ck_assert_int_eq(memcmp(b.data, "hello!ello", 10), 0);
+	hd_buf_free(&b);
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
 	Suite *s = suite_create("buf");
@@ -65,6 +129,8 @@ Suite *buf_suite(void)
 	tcase_add_test(tc, buf_appends_and_grows);
 	tcase_add_test(tc, chunk_consume_frees_when_drained);
 	tcase_add_test(tc, chunk_keeps_order_across_slides);
+	tcase_add_test(tc, lendable_buf_borrows_only_while_nothing_follows);
+	tcase_add_test(tc, plain_buf_never_borrows);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -121,22 +121,24 @@ enum hd_target_state {
 /* Per-connection parser state. */
 struct hd_http {
 	llhttp_t parser;
+	/* Reset for every request (start_next_request); side by side, so
+	 * the compiler merges the stores. */
 	uint32_t url_len;      /* bytes of the path seen (query excluded) */
 	uint32_t header_bytes; /* bytes of this request's header section */
-	uint32_t route_mask;   /* routes whose path still matches */
 	uint16_t header_count; /* never above max_header_count (<= 65535) */
+	uint8_t host_count;
+	uint8_t route;	       /* matched route, or HD_ROUTE_NONE */
 	uint8_t prefix_route;  /* longest prefix route matched, or NONE */
+	uint8_t target;	       /* enum hd_target_state */
+	uint32_t route_mask;   /* routes whose path still matches */
 	uint8_t name_len;      /* bytes of the current header name seen */
 	uint8_t name_mask;     /* which watched header names still match */
 	uint8_t value_len;     /* bytes of a watched header value seen */
 	uint8_t value_state;   /* Expect: where in a list member */
 	uint8_t host_state;    /* hd_host_step state of Host or authority */
-	uint8_t target;	       /* enum hd_target_state */
 	uint8_t scheme_len;    /* bytes of the scheme matched */
 	uint8_t flags;	       /* HD_HTTP_F_* */
-	uint8_t host_count;
 	uint8_t error_kind;    /* enum hd_resp_kind to answer an error with */
-	uint8_t route;	       /* matched route, or HD_ROUTE_NONE */
 	uint8_t last_nonblank; /* last non-blank byte of earlier feeds */
 	bool answered;	       /* at least one request was answered */
 	uint64_t body_bytes;
