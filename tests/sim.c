@@ -607,6 +607,8 @@ static void check_all(struct sim *s)
 	if (s->loop.scratch.len)
 		fail_run(s, "the scratch holds %zu bytes between events",
 			 s->loop.scratch.len);
+	if (s->loop.scratch.lent)
+		fail_run(s, "the scratch still borrows between events");
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		struct sim_sock *k = &s->socks[i];
 		if (!k->used)
