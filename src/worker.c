@@ -62,7 +62,7 @@ static void refresh_date(struct hd_worker *w)
 		return;
 	/* The scratch may have borrowed these bytes; it is empty between
 	 * events, so nothing sends them half rewritten. */
-	assert(!w->loop.scratch.len);
+	assert(!w->loop.scratch.len && !w->loop.scratch.lent);
 	hd_responses_set_date(&w->responses, w->date.text);
 	hd_access_log_flush(&w->log);
 }

@@ -37,6 +37,7 @@ MUTATIONS = {
  'M4 no lingering': ("	if (loop->cfg->lingering_time_ms && input_may_wait(loop, c, &probed))","	if (0 && input_may_wait(loop, c, &probed))"),
  'M5 no read budget': ("		if (!loop->reads_left) {","		if (0) {"),
  'M7 level READ while paused': ("	if (c->state == HD_CONN_READING || c->state == HD_CONN_LINGERING)\n		want |= HD_EV_READ;","	if (c->state != HD_CONN_DEAD)\n		want |= HD_EV_READ;"),
+ 'M16 rest of a borrowed answer taken from data': ("	    hd_chunk_append(&c->out, bytes + sent, scratch->len - sent))","	    hd_chunk_append(&c->out, scratch->data + sent, scratch->len - sent))"),
  'M15 borrow outlives the event': ("	    hd_chunk_append(&c->out, bytes + sent, scratch->len - sent))\n		fail(c);\n	hd_buf_clear(scratch);","	    hd_chunk_append(&c->out, bytes + sent, scratch->len - sent))\n		fail(c);\n	scratch->len = 0;"),
 }
 MUTATIONS['M10 drain closes at once']=('''	if (!(c->flags & HD_CONN_F_DRAINED) && loop->reads_left) {

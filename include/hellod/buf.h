@@ -2,10 +2,11 @@
  *
  * Two kinds live here. hd_buf is a {data, len, cap} triple used for the
  * per-worker scratch output and in tests; a lendable one (the scratch)
- * may borrow its first bytes instead of copying them (see below). hd_chunk is a
- * single heap block (header + bytes) that a connection holds only while it has
- * output the kernel did not take or input it could not parse yet; an idle
- * connection holds none, so it costs one NULL pointer per direction.
+ * may borrow its first bytes instead of copying them (see below).
+ * hd_chunk is a single heap block (header + bytes) that a connection
+ * holds only while it has output the kernel did not take or input it
+ * could not parse yet; an idle connection holds none, so it costs one
+ * NULL pointer per direction.
  */
 #ifndef HELLOD_BUF_H
 #define HELLOD_BUF_H

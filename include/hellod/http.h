@@ -121,8 +121,9 @@ enum hd_target_state {
 /* Per-connection parser state. */
 struct hd_http {
 	llhttp_t parser;
-	/* Reset for every request (start_next_request); side by side, so
-	 * the compiler merges the stores. */
+	/* The seven fields from url_len to target are reset for every
+	 * request (start_next_request); side by side, so the compiler
+	 * merges the stores. */
 	uint32_t url_len;      /* bytes of the path seen (query excluded) */
 	uint32_t header_bytes; /* bytes of this request's header section */
 	uint16_t header_count; /* never above max_header_count (<= 65535) */
